@@ -1,5 +1,27 @@
-"""tracemark: Jupyter-native human review of LLM application traces."""
+"""tracemark: Jupyter-native human review of LLM application traces.
+
+The public API is what this module exports. Each section belongs to one area of the package.
+"""
+
+from __future__ import annotations
+
+# -- model: the canonical frames ---------------------------------------------------------------
 from tracemark.model import Traces, read
 
-__all__ = ["Traces", "read"]
+# -- ingest: tm.load and the readers -----------------------------------------------------------
+
+# -- demo --------------------------------------------------------------------------------------
+
+# -- labels, store, queues, datasets -----------------------------------------------------------
+
+# -- rules, sampling, automations --------------------------------------------------------------
+
+# -- review widget -----------------------------------------------------------------------------
+
+# -- analysis and export -----------------------------------------------------------------------
+
+__all__ = [
+    "Traces",
+    "read",
+]
 __version__ = "0.1.0"
