@@ -9,6 +9,7 @@ from __future__ import annotations
 from tracemark.model import Traces, read
 
 # -- ingest: tm.load and the readers -----------------------------------------------------------
+from tracemark.ingest import FormatDetectionError, IngestError, load
 
 # -- demo --------------------------------------------------------------------------------------
 
@@ -21,7 +22,10 @@ from tracemark.model import Traces, read
 # -- analysis and export -----------------------------------------------------------------------
 
 __all__ = [
+    "FormatDetectionError",
+    "IngestError",
     "Traces",
+    "load",
     "read",
 ]
 __version__ = "0.1.0"

@@ -20,7 +20,17 @@ from tracemark.model import Traces, read
 
 # Reader modules register their formats when imported (one line per reader, keep sorted).
 
-__all__ = ["FORMATS", "Format", "IngestError", "Quarantine", "Sample", "detect", "load", "register"]
+__all__ = [
+    "FORMATS",
+    "Format",
+    "FormatDetectionError",
+    "IngestError",
+    "Quarantine",
+    "Sample",
+    "detect",
+    "load",
+    "register",
+]
 
 _DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".parquet")
 
