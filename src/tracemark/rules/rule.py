@@ -1,0 +1,280 @@
+""":class:`Rule`: a parsed rule (or a ``pl.Expr``), compiled against real traces on demand.
+
+``tm.rule("eval.faithfulness < 0.5 and duration_ms > 5s")`` parses the text and checks it
+against the canonical ``traces`` schema at once (so a typo fails where it is written); the
+evaluation columns, which depend on the data, are checked again when the rule is compiled
+against actual traces with :meth:`Rule.compile`, :meth:`Rule.mask`, :meth:`Rule.filter` or
+``traces.where(rule)``.
+
+Span quantifiers compile to membership of ``trace_id`` in the set of trace ids whose spans
+match (``any``), do not all match (``all``, negated) or match a number of times (``count``), so
+the whole rule stays one Polars expression over the ``traces`` frame.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import polars as pl
+
+from tracemark.model import EVALUATION_SCHEMA, SPAN_SCHEMA, derive_traces
+from tracemark.rules import nodes as n
+from tracemark.rules.compiler import QUANTIFIERS, Compiler, Quantifier, Scope
+from tracemark.rules.errors import RuleError
+from tracemark.rules.parser import parse
+
+if TYPE_CHECKING:
+    from tracemark.model import Traces
+
+__all__ = ["Rule", "RuleLike", "rule", "where"]
+
+#: What every function that takes a rule accepts: DSL text, a polars expression or a Rule.
+RuleLike: TypeAlias = "str | pl.Expr | Rule"
+#: What a rule runs over: Traces, a traces frame (spans passed beside it), or just a schema.
+Target: TypeAlias = "Traces | pl.DataFrame | pl.LazyFrame | Mapping[str, pl.DataType]"
+
+_OPS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@functools.cache
+def traces_schema() -> pl.Schema:
+    """The schema of the ``traces`` frame without evaluation columns."""
+    spans = pl.DataFrame(schema=SPAN_SCHEMA)
+    return derive_traces(spans, pl.DataFrame(schema=EVALUATION_SCHEMA)).schema
+
+
+def _has_quantifier(node: n.Node) -> bool:
+    if isinstance(node, n.Call) and node.name in QUANTIFIERS:
+        return True
+    for name in node.__dataclass_fields__:
+        value = getattr(node, name)
+        items = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(x, n.Node) and _has_quantifier(x) for x in items):
+            return True
+    return False
+
+
+class Rule:
+    """A rule over the ``traces`` frame: DSL text (parsed and checked now) or a ``pl.Expr``.
+
+    ``schema`` (a frame or a schema) is what to check the text against now; by default the
+    canonical traces columns, with any ``eval.<name>`` accepted until real traces are given.
+    """
+
+    def __init__(self, source: RuleLike, *, schema: Target | None = None) -> None:
+        if isinstance(source, Rule):
+            self.text: str | None = source.text
+            self.ast: n.Node | None = source.ast
+            self._expr: pl.Expr | None = source._expr
+            return
+        if isinstance(source, pl.Expr):
+            self.text, self.ast, self._expr = None, None, source
+            return
+        if not isinstance(source, str):
+            raise TypeError(
+                f"a rule is DSL text or a polars expression, not {type(source).__name__}"
+            )
+        self.text, self._expr = source, None
+        self.ast = parse(source)
+        if schema is None:
+            scope = Scope(traces_schema(), lenient_evals=True)
+            span_schema: Mapping[str, pl.DataType] = SPAN_SCHEMA
+        else:
+            found, spans = _frames(schema, None)
+            scope, span_schema = Scope(found), spans.schema if spans is not None else SPAN_SCHEMA
+        # a check only: quantifiers compile to placeholders of the right type
+        self._compiler(scope, Scope(span_schema, "span")).predicate(self.ast)
+
+    # -- facts ------------------------------------------------------------------------------
+    @property
+    def uses_spans(self) -> bool:
+        """True when the rule reads spans (any/all/count), so it needs them to run."""
+        return self.ast is not None and _has_quantifier(self.ast)
+
+    def __str__(self) -> str:
+        return self.text if self.text is not None else str(self._expr)
+
+    def __repr__(self) -> str:
+        return f"Rule({self.text!r})" if self.text is not None else f"Rule({self._expr})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rule):
+            return NotImplemented
+        if self.text is not None or other.text is not None:
+            return self.text == other.text
+        assert self._expr is not None and other._expr is not None
+        return self._expr.meta.eq(other._expr)
+
+    def __hash__(self) -> int:
+        return hash(self.text if self.text is not None else str(self._expr))
+
+    # -- compiling ----------------------------------------------------------------------------
+    def _compiler(
+        self, scope: Scope, span_scope: Scope | None, quantify: Quantifier | None = None
+    ) -> Compiler:
+        return Compiler(self.text or "", scope, span_scope, quantify)
+
+    def compile(self, traces: Target, spans: pl.DataFrame | None = None) -> pl.Expr:
+        """One boolean Polars expression over ``traces``' ``traces`` frame.
+
+        ``traces`` is a :class:`~tracemark.Traces` (its spans serve the quantifiers), a traces
+        frame (pass ``spans`` beside it when the rule uses any/all/count) or a schema (checks
+        the rule; quantifiers then compile to placeholders). Raises :class:`RuleError` when a
+        field is unknown or types do not match.
+        """
+        if self._expr is not None:
+            return self._expr
+        assert self.ast is not None
+        compiler = self._bind(traces, spans)
+        return compiler.predicate(self.ast)
+
+    def _bind(self, traces: Target, spans: pl.DataFrame | None) -> Compiler:
+        schema, span_frame = _frames(traces, spans)
+        quantify = None
+        span_schema: Mapping[str, pl.DataType] = SPAN_SCHEMA
+        if span_frame is not None:
+            span_schema = span_frame.schema
+            quantify = _quantifier(span_frame)
+        elif self.uses_spans and not isinstance(traces, Mapping):
+            raise RuleError(
+                "this rule reads spans (any/all/count): pass a Traces, or the spans beside "
+                "the traces frame (rule.filter(frame, spans=spans))",
+                self.text or "",
+            )
+        return self._compiler(Scope(schema), Scope(span_schema, "span"), quantify)
+
+    def mask(self, traces: Target, spans: pl.DataFrame | None = None) -> pl.Series:
+        """A boolean Series, one per row of the traces frame: does the rule hold? (null: no)."""
+        frame = _traces_frame(traces)
+        return frame.select(self.compile(traces, spans).fill_null(False)).to_series()
+
+    def filter(
+        self, traces: Traces | pl.DataFrame, spans: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
+        """The rows of the traces frame where the rule holds.
+
+        The conjuncts that read only trace columns run first; the span quantifiers then run
+        on the rows left, which is what a hand-written filter would do.
+        """
+        frame = _traces_frame(traces)
+        if self._expr is not None:
+            return frame.filter(self._expr)
+        assert self.ast is not None
+        compiler = self._bind(traces, spans)
+        items = self.ast.items if isinstance(self.ast, n.And) else (self.ast,)
+        plain = [x for x in items if not _has_quantifier(x)]
+        spans_first = [x for x in items if _has_quantifier(x)]
+        if plain:
+            exprs = [compiler.predicate(x) for x in plain]
+            frame = frame.filter(*exprs)
+        if spans_first and frame.height:
+            frame = frame.filter(*[compiler.predicate(x) for x in spans_first])
+        elif spans_first:  # still type-check the quantifiers on an empty frame
+            for x in spans_first:
+                compiler.predicate(x)
+        return frame
+
+
+def rule(source: RuleLike, *, schema: Target | None = None) -> Rule:
+    """Parse and check a rule (DSL text) or wrap a ``pl.Expr``; see :class:`Rule`.
+
+    >>> import tracemark as tm
+    >>> r = tm.rule('eval.faithfulness < 0.5 and duration_ms > 5s')
+    """
+    return Rule(source, schema=schema)
+
+
+def where(traces: Traces, rule_: RuleLike) -> Traces:
+    """The traces matching ``rule_`` with their spans and evaluations (quarantine kept)."""
+    from tracemark.model import Traces
+
+    matched = Rule(rule_).filter(traces)
+    ids = matched.select("trace_id")
+    out = Traces.__new__(Traces)
+    out._spans = traces.spans.join(ids, on="trace_id", how="semi", maintain_order="left")
+    out._evaluations = traces.evaluations.join(
+        ids, on="trace_id", how="semi", maintain_order="left"
+    )
+    out._quarantine = traces.quarantine
+    out._traces = matched
+    return out
+
+
+# -- binding helpers ----------------------------------------------------------------------------
+def _traces_frame(traces: Any) -> pl.DataFrame:
+    from tracemark.model import Traces
+
+    if isinstance(traces, Traces):
+        return traces.traces
+    if isinstance(traces, pl.LazyFrame):
+        return traces.collect()
+    if isinstance(traces, pl.DataFrame):
+        return traces
+    raise TypeError(f"expected Traces or a traces DataFrame, not {type(traces).__name__}")
+
+
+def _frames(
+    traces: Any, spans: pl.DataFrame | None
+) -> tuple[Mapping[str, pl.DataType], pl.DataFrame | None]:
+    from tracemark.model import Traces
+
+    if isinstance(traces, Traces):
+        return traces.traces.schema, spans if spans is not None else traces.spans
+    if isinstance(traces, pl.LazyFrame):
+        return traces.collect_schema(), spans
+    if isinstance(traces, pl.DataFrame):
+        return traces.schema, spans
+    if isinstance(traces, Mapping):
+        return traces, spans
+    raise TypeError(
+        f"a rule runs over Traces, a traces DataFrame or a schema, not {type(traces).__name__}"
+    )
+
+
+def _ids(frame: pl.DataFrame) -> pl.Series:
+    return frame.get_column("trace_id").implode()
+
+
+def _quantifier(spans: pl.DataFrame) -> Quantifier:
+    """The quantifier hook over ``spans``: trace-id sets computed once per quantifier."""
+    tid = pl.col("trace_id")
+
+    def matching(pred: pl.Expr) -> pl.DataFrame:
+        return spans.lazy().filter(pred).select("trace_id").collect()
+
+    def quantify(kind: str, pred: pl.Expr, compare: tuple[str, float] | None) -> pl.Expr:
+        if kind == "any":
+            return tid.is_in(_ids(matching(pred)))
+        if kind == "all":
+            return ~tid.is_in(_ids(matching(pred.not_().fill_null(True))))
+        if compare is None:
+            counts = matching(pred).group_by("trace_id").len()
+            return tid.replace_strict(
+                counts.get_column("trace_id"),
+                counts.get_column("len"),
+                default=0,
+                return_dtype=pl.Int64,
+            )
+        op, k = compare
+        test = _OPS[op]
+        if all(test(c, k) == (c >= 1) for c in (0, 1, 2)):
+            return tid.is_in(_ids(matching(pred)))  # at least one: any()
+        if op in ("<", "<=", "==") and test(0, k) and not test(1, k):
+            return ~tid.is_in(_ids(matching(pred)))  # none
+        counts = matching(pred).group_by("trace_id").len()
+        hit = test(pl.col("len"), k)
+        if test(0, k):  # traces without a match qualify: exclude the counts that fail
+            return ~tid.is_in(_ids(counts.filter(~hit)))
+        return tid.is_in(_ids(counts.filter(hit)))
+
+    return quantify
