@@ -16,6 +16,7 @@ from tracemark.ingest import FormatDetectionError, IngestError, load
 # -- labels, store, queues, datasets -----------------------------------------------------------
 
 # -- rules, sampling, automations --------------------------------------------------------------
+from tracemark.rules import Rule, RuleError, rule
 
 # -- review widget -----------------------------------------------------------------------------
 
@@ -24,8 +25,11 @@ from tracemark.ingest import FormatDetectionError, IngestError, load
 __all__ = [
     "FormatDetectionError",
     "IngestError",
+    "Rule",
+    "RuleError",
     "Traces",
     "load",
     "read",
+    "rule",
 ]
 __version__ = "0.1.0"

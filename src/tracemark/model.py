@@ -390,6 +390,13 @@ class Traces:
         """The first ``n`` traces by start time."""
         return self.select_traces(self.trace_ids[:n])
 
+    def where(self, rule: Any) -> Traces:
+        """The traces matching ``rule`` (DSL text, a ``pl.Expr`` over :attr:`traces`, or a
+        :class:`tracemark.rules.Rule`), with their spans and evaluations cut to match."""
+        from tracemark.rules import where
+
+        return where(self, rule)
+
     @staticmethod
     def concat(parts: Sequence[Traces]) -> Traces:
         """All traces of ``parts`` together (frames concatenated, nothing deduplicated)."""
