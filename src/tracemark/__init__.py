@@ -21,15 +21,43 @@ from tracemark.rules import Rule, RuleError, rule
 # -- review widget -----------------------------------------------------------------------------
 
 # -- analysis and export -----------------------------------------------------------------------
+from tracemark.analysis import (
+    AgreementResult,
+    Comparison,
+    agreement,
+    compare,
+    failure_mode_counts,
+    review_progress,
+    reviewer_throughput,
+)
+from tracemark.export import (
+    GoldenDataset,
+    golden_dataset,
+    preference_pairs,
+    write_openai_jsonl,
+    write_preference_jsonl,
+)
 
 __all__ = [
+    "AgreementResult",
+    "Comparison",
     "FormatDetectionError",
+    "GoldenDataset",
     "IngestError",
     "Rule",
     "RuleError",
     "Traces",
+    "agreement",
+    "compare",
+    "failure_mode_counts",
+    "golden_dataset",
     "load",
+    "preference_pairs",
     "read",
+    "review_progress",
+    "reviewer_throughput",
     "rule",
+    "write_openai_jsonl",
+    "write_preference_jsonl",
 ]
 __version__ = "0.1.0"
