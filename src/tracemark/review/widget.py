@@ -211,6 +211,7 @@ class Review(_TraceWidget):
         self._history: list[Any] = []
         self._pos = -1
         self._states: dict[str, str] = {}
+        self._saved: dict[str, dict[str, Any]] = {}
         super().__init__(
             traces,
             height=height,
@@ -270,7 +271,8 @@ class Review(_TraceWidget):
         if item is None:
             self._show_done()
             return
-        saved = self.queue.saved(item, self.reviewer) or {}
+        saved = _jsonable(self.queue.saved(item, self.reviewer) or {})
+        self._saved[item.item_id] = saved
         state = self._states.get(item.item_id) or (
             "submitted" if saved.get("submitted") else "draft" if saved.get("values") else "new"
         )
@@ -284,7 +286,7 @@ class Review(_TraceWidget):
             "count": max(len(self._history), int(self.progress.get("total") or 0)),
             "has_prev": self._pos > 0,
             "has_next": True,
-            "saved": _jsonable(saved),
+            "saved": saved,
             "state": state,
         }
         try:
@@ -371,38 +373,30 @@ class Review(_TraceWidget):
 
         item = self._find(str(msg.get("item_id")))
         submit = bool(msg.get("submit"))
-        values = dict(msg.get("values") or {})
-        reasoning = {k: v for k, v in (msg.get("reasoning") or {}).items() if v}
-        assessment = {k: v for k, v in (msg.get("assessment") or {}).items() if v}
-        values = {k: v for k, v in values.items() if v is not None}
+        before = self._saved.get(item.item_id, {})
+        values = _delta(msg.get("values"), before.get("values"))
+        reasoning = _delta(msg.get("reasoning"), before.get("reasoning"))
+        assessment = _delta(msg.get("assessment"), before.get("assessment"))
+        errors: list[dict[str, Any]] = []
         try:
-            self.queue.label(
-                item,
-                self.reviewer,
-                values,
-                reasoning=reasoning or None,
-                assessment=assessment or None,
-                submit=submit,
-            )
+            self._write(item, values, reasoning, assessment, submit)
         except LabelValidationError as e:
             errors = [_jsonable(err) for err in e.errors]
             if submit:
                 return {"ok": False, "errors": errors}
+            # A draft keeps what is valid: save the other labels, report the invalid ones.
             bad = {err.get("label") for err in e.errors}
-            keep = {k: v for k, v in values.items() if k not in bad}
+            values, reasoning, assessment = (
+                {k: v for k, v in d.items() if k not in bad}
+                for d in (values, reasoning, assessment)
+            )
             try:
-                self.queue.label(
-                    item,
-                    self.reviewer,
-                    keep,
-                    reasoning={k: v for k, v in reasoning.items() if k not in bad} or None,
-                    assessment={k: v for k, v in assessment.items() if k not in bad} or None,
-                    submit=False,
-                )
+                self._write(item, values, reasoning, assessment, False)
             except LabelValidationError as e2:
                 return {"ok": False, "errors": [_jsonable(err) for err in e2.errors]}
-            return {"ok": True, "errors": errors, "partial": True, "saved_at": _now()}
         saved_at = _now()
+        if errors:
+            return {"ok": True, "errors": errors, "partial": True, "saved_at": saved_at}
         if submit:
             self._states[item.item_id] = "submitted"
             self._refresh_progress()
@@ -411,6 +405,38 @@ class Review(_TraceWidget):
         elif self._states.get(item.item_id) not in ("submitted", "skipped"):
             self._states[item.item_id] = "draft"
         return {"ok": True, "item_id": item.item_id, "submitted": submit, "saved_at": saved_at}
+
+    def _write(
+        self,
+        item: Any,
+        values: dict[str, Any],
+        reasoning: dict[str, Any],
+        assessment: dict[str, Any],
+        submit: bool,
+    ) -> None:
+        """Append the label event (returns once it is on disk) and remember what was saved."""
+        self.queue.label(
+            item,
+            self.reviewer,
+            values,
+            reasoning=reasoning or None,
+            assessment=assessment or None,
+            submit=submit,
+        )
+        saved = self._saved.setdefault(item.item_id, {})
+        for key, change in (
+            ("values", values),
+            ("reasoning", reasoning),
+            ("assessment", assessment),
+        ):
+            now = dict(saved.get(key) or {})
+            for name, v in change.items():
+                if v is None:
+                    now.pop(name, None)
+                else:
+                    now[name] = v
+            saved[key] = now
+        saved["submitted"] = bool(saved.get("submitted")) or submit
 
     @_command
     def skip(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -422,6 +448,18 @@ class Review(_TraceWidget):
         if self.item is not None and self.item.item_id == item.item_id:
             self.next_item()
         return {"ok": True, "item_id": item.item_id}
+
+
+def _delta(sent: Any, before: Any) -> dict[str, Any]:
+    """What to write: every label the form gives a value, and None (clear) for a label saved
+    before that the form no longer gives. Empty text counts as no value."""
+    now = {
+        k: v
+        for k, v in (sent or {}).items()
+        if v is not None and v != "" and v != [] and not (isinstance(v, str) and not v.strip())
+    }
+    cleared = {k: None for k in (before or {}) if k not in now}
+    return {**now, **cleared}
 
 
 def _jsonable(x: Any) -> Any:
