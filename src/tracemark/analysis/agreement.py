@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from tracemark.analysis import reliability as rel
+from tracemark.analysis._html import table
 from tracemark.analysis._long import (
     BOOLEAN,
     ID_COLUMNS,
@@ -136,18 +137,21 @@ class AgreementResult:
 
     def _repr_html_(self) -> str:
         pct = round(self.confidence * 100)
-        shown = self.summary.with_columns(pl.col("estimate", "ci_low", "ci_high").round(3)).rename(
-            {"ci_low": f"ci{pct}_low", "ci_high": f"ci{pct}_high"}
+        shown = self.summary.rename({"ci_low": f"ci{pct}_low", "ci_high": f"ci{pct}_high"}).drop(
+            "n_ratings"
         )
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        dis = ""
+        if self.disagreements.height:
+            cols = ["item_id", "label", "raters", "values", "majority"]
+            dis = table(self.disagreements, columns=cols, max_rows=10)
         return (
             "<div><b>tracemark agreement</b> "
             f"({self.n_boot} bootstrap resamples of items, seed {self.seed})"
-            f"{shown._repr_html_()}"
+            f"{table(shown, max_rows=60)}"
             f"<p><b>{self.disagreements.height}</b> item-label pairs where raters disagree "
             "(<code>.disagreements</code>, ready for <code>queue.add(...)</code>)</p>"
-            f"{self.disagreements.head(10)._repr_html_() if self.disagreements.height else ''}"
-            f"{'<ul>' + notes + '</ul>' if notes else ''}</div>"
+            f"{dis}{'<ul>' + notes + '</ul>' if notes else ''}</div>"
         )
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import polars as pl
 
+from tracemark.analysis._html import table
 from tracemark.analysis._long import (
     BOOLEAN,
     ID_COLUMNS,
@@ -139,25 +140,22 @@ class Comparison:
                 f"; the evaluator says {esc(str(self.positive))!r} when its score is "
                 f"{sign} {self.threshold:g} (best by sweep: {self.best_threshold:g})"
             )
-        metrics = self.metrics.with_columns(pl.col("value").round(4))._repr_html_()
-        parts = [f"<div><p>{head}</p>{metrics}"]
+        parts = [f"<div><p>{head}</p>", table(self.metrics, digits=4)]
         if self.confusion is not None and self.confusion.height:
+            order = self.confusion.get_column("human").unique(maintain_order=True).to_list()
             grid = self.confusion.pivot(
-                "evaluator", index="human", values="count", sort_columns=True
-            ).rename({"human": "human \\ evaluator"})
-            parts.append(f"<p>confusion matrix</p>{grid._repr_html_()}")
+                "evaluator", index="human", values="count", on_columns=order
+            ).rename({"human": "human ↓ / evaluator →"})
+            parts.append(f"<p>confusion matrix</p>{table(grid)}")
         if self.per_class is not None and self.per_class.height:
-            parts.append(
-                self.per_class.with_columns(
-                    pl.col("precision", "recall", "f1").round(3)
-                )._repr_html_()
-            )
+            parts.append(table(self.per_class))
         parts.append(
             f"<p><b>{self.disagreements.height}</b> disagreements "
             "(<code>.disagreements</code>, ready for <code>queue.add(...)</code>)</p>"
         )
         if self.disagreements.height:
-            parts.append(self.disagreements.head(10)._repr_html_())
+            cols = ["item_id", "human", "evaluator_score", "evaluator_label", "predicted"]
+            parts.append(table(self.disagreements, columns=cols, max_rows=10))
         if self.notes:
             parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in self.notes) + "</ul>")
         return "".join(parts) + "</div>"
