@@ -1,0 +1,357 @@
+"""Vendor exports (JSON, JSON Lines, Python objects) into Polars frames.
+
+The vendor readers (Langfuse, LangSmith, Datadog) share one pipeline:
+
+1. :func:`read_inputs` turns a path, a list of paths, a directory or Python objects into
+   top-level JSON values with their source and position (one per line of a JSON Lines file,
+   one per JSON document); lines that are not JSON are quarantined with the line number;
+2. the reader walks those values into records (dicts), each with its position;
+3. :func:`scalar_frame` decodes the records' fields in one vectorized pass
+   (``pl.read_ndjson`` with an explicit all-text schema: a field that holds an object or a
+   list arrives as its JSON text, so payloads of any shape never break the decode), and the
+   reader computes ids, times, kinds, status, tokens and tags with expressions;
+4. only the heterogeneous payloads (chat messages, documents) go through Python, via
+   :mod:`tracemark.ingest.messages`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from tracemark.ingest.messages import display_text
+from tracemark.ingest.quarantine import Quarantine
+from tracemark.model import DOCUMENT_TYPE, MESSAGE_TYPE
+
+__all__ = [
+    "Record",
+    "Records",
+    "dumps",
+    "epoch_to_time",
+    "iso_to_time",
+    "plain",
+    "read_inputs",
+    "scalar_frame",
+    "to_float",
+    "to_int",
+]
+
+DATA_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+@dataclass
+class Record:
+    """One top-level JSON value: where it came from and the value (``raw`` keeps the bytes of
+    a JSON Lines line, so it can be decoded again without re-encoding)."""
+
+    source: str
+    position: str
+    value: Any
+    raw: bytes | None = None
+
+
+@dataclass
+class Records:
+    """Records of one kind (runs, spans, scores...) gathered by a reader, in order."""
+
+    values: list[dict[str, Any]] = field(default_factory=list)
+    raws: list[bytes | None] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    positions: list[str] = field(default_factory=list)
+
+    def add(self, value: dict[str, Any], source: str, position: str, raw: bytes | None = None):
+        """Append one record."""
+        self.values.append(value)
+        self.raws.append(raw)
+        self.sources.append(source)
+        self.positions.append(position)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def plain(value: Any) -> Any:
+    """A Python object as plain JSON data: pydantic models (``model_dump`` / ``dict``) and
+    dataclass-like objects become dicts; everything else is returned as it is."""
+    if isinstance(value, Mapping | str | bytes | int | float | bool) or value is None:
+        return value
+    for attr in ("model_dump", "dict", "to_dict"):
+        fn = getattr(value, attr, None)
+        if callable(fn):
+            try:
+                out = fn()
+            except TypeError:
+                continue
+            if isinstance(out, Mapping):
+                return out
+    return value
+
+
+def _expand(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in DATA_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"{path} holds no .json, .jsonl or .ndjson files")
+        return files
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    return [path]
+
+
+def _file_records(path: Path, quarantine: Quarantine) -> Iterator[Record]:
+    data = path.read_bytes()
+    name = str(path)
+    if path.suffix.lower() not in (".jsonl", ".ndjson"):
+        try:
+            yield Record(name, "document", orjson.loads(data))
+            return
+        except orjson.JSONDecodeError:
+            pass  # JSON Lines under another suffix
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            quarantine.add(name, number, f"not valid JSON: {exc}", line.decode("utf-8", "replace"))
+            continue
+        yield Record(name, f"line {number}", value, line)
+
+
+def read_inputs(source: Any, quarantine: Quarantine) -> Iterator[Record]:
+    """The top-level JSON values of ``source``: a path (file or directory), a list of paths,
+    JSON text, a dict, or a list of dicts / objects (pydantic models are converted)."""
+    if isinstance(source, str | os.PathLike) and not (
+        isinstance(source, str) and source.lstrip()[:1] in ("{", "[")
+    ):
+        for path in _expand(Path(source)):
+            yield from _file_records(path, quarantine)
+        return
+    if isinstance(source, str | bytes):
+        try:
+            yield Record("<text>", "document", orjson.loads(source))
+        except orjson.JSONDecodeError as exc:
+            quarantine.add("<text>", "document", f"not valid JSON: {exc}", source)
+        return
+    if isinstance(source, pl.DataFrame | pl.LazyFrame) or (
+        hasattr(source, "columns") and hasattr(source, "dtypes")
+    ):
+        raise TypeError(
+            "this reader takes JSON exports (paths, dicts or lists of dicts), not a frame"
+        )
+    if isinstance(source, Mapping):
+        yield Record("<object>", "object", source)
+        return
+    if isinstance(source, Sequence | Iterable):
+        items = list(source)
+        if items and all(isinstance(s, str | os.PathLike) for s in items):
+            for item in items:
+                yield from read_inputs(item, quarantine)
+            return
+        for i, item in enumerate(items):
+            yield Record("<objects>", f"item {i}", plain(item))
+        return
+    value = plain(source)
+    if isinstance(value, Mapping):
+        yield Record("<object>", "object", value)
+        return
+    raise TypeError(
+        f"cannot read a {type(source).__name__}: pass a path, a list of paths, a dict or a "
+        "list of dicts"
+    )
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON bytes (UUIDs, datetimes and dataclasses handled; other objects as text)."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
+def scalar_frame(records: Records, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """Decode the fields of ``schema`` from every record in one vectorized pass.
+
+    Every field should be declared ``pl.String`` (or ``pl.List(pl.String)``): numbers arrive
+    as their text, objects and lists as JSON text, so no record's shape can break the decode.
+    Adds ``_source`` and ``_position``.
+    """
+    names = list(schema)
+    if not len(records):
+        frame = pl.DataFrame(schema=dict(schema))
+    else:
+        lines = [
+            raw if raw is not None else dumps(v)
+            for raw, v in zip(records.raws, records.values, strict=True)
+        ]
+        frame = pl.read_ndjson(b"\n".join(lines), schema=dict(schema))
+    return frame.select(names).with_columns(
+        _source=pl.Series(records.sources, dtype=pl.String),
+        _position=pl.Series(records.positions, dtype=pl.String),
+    )
+
+
+def to_int(expr: pl.Expr) -> pl.Expr:
+    """Text holding a number as Int64 (``"12"``, ``"12.0"``; anything else null)."""
+    return expr.cast(pl.Float64, strict=False).round(0).cast(pl.Int64, strict=False)
+
+
+def to_float(expr: pl.Expr) -> pl.Expr:
+    """Text holding a number as Float64 (anything else null)."""
+    return expr.cast(pl.Float64, strict=False)
+
+
+def iso_to_time(expr: pl.Expr) -> pl.Expr:
+    """ISO 8601 text (with ``Z``, an offset, or none meaning UTC; ``T`` or a space) or epoch
+    numbers as Datetime(ns, UTC); anything else null."""
+    text = (
+        expr.str.strip_chars()
+        .str.replace(r"^(\d{4}-\d\d-\d\d) ", "${1}T")
+        .str.replace(r"(?i)z$", "+00:00")
+        .str.replace(r"([+-]\d\d)(\d\d)$", "${1}:${2}")
+    )
+    aware = text.str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ns", time_zone="UTC"
+    )
+    naive = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ns")
+    return pl.coalesce(aware, naive.dt.replace_time_zone("UTC"), epoch_to_time(text))
+
+
+def epoch_to_time(text: pl.Expr) -> pl.Expr:
+    """Text holding an epoch number as Datetime(ns, UTC), the unit told by its size (a time
+    after 1973 is above 1e17 in ns, 1e14 in µs, 1e11 in ms; smaller numbers are seconds).
+    Integers stay exact (nanoseconds do not fit a float)."""
+
+    def scaled(number: pl.Expr) -> pl.Expr:
+        return (
+            pl.when(number >= 10**17)
+            .then(number)
+            .when(number >= 10**14)
+            .then(number * 1_000)
+            .when(number >= 10**11)
+            .then(number * 1_000_000)
+            .otherwise(number * 1_000_000_000)
+        )
+
+    whole = scaled(text.cast(pl.Int64, strict=False))
+    real = scaled(text.cast(pl.Float64, strict=False)).cast(pl.Int64, strict=False)
+    return pl.coalesce(whole, real).cast(pl.Datetime("ns", "UTC"))
+
+
+def decode(value: Any) -> Any:
+    """A payload as decoded JSON: JSON text (an object or an array) is parsed, anything else
+    is returned as it is."""
+    if isinstance(value, str | bytes) and value[:1] in ("{", "[", b"{", b"["):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def json_text(value: Any) -> str | None:
+    """Compact JSON text of a value (None stays None; text stays text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return dumps(value).decode()
+
+
+def message_series(name: str, values: list[Any]) -> pl.Series:
+    """A column of canonical message lists (None where there are none)."""
+    return pl.Series(name, values, dtype=pl.List(MESSAGE_TYPE))
+
+
+def document_series(name: str, values: list[Any]) -> pl.Series:
+    """A column of canonical document lists (None where there are none)."""
+    return pl.Series(name, values, dtype=pl.List(DOCUMENT_TYPE))
+
+
+def quarantine_rows(
+    quarantine: Quarantine, frame: pl.DataFrame, bad: pl.Expr, reason: pl.Expr | str
+) -> pl.DataFrame:
+    """Move the rows of ``frame`` where ``bad`` holds to the quarantine (with ``reason``, the
+    row's ``_source`` / ``_position`` and the row as JSON); return the other rows."""
+    rows = frame.filter(bad.fill_null(False))
+    if rows.height:
+        drop = [c for c in rows.columns if c.startswith("_")]
+        quarantine.add_frame(
+            rows.select(
+                source=pl.col("_source"),
+                position=pl.col("_position"),
+                reason=reason if isinstance(reason, pl.Expr) else pl.lit(reason),
+                raw=pl.struct(pl.all().exclude(drop)).struct.json_encode(),
+            )
+        )
+    return frame.filter(~bad.fill_null(False))
+
+
+def messages_text(messages: list[dict[str, Any]] | None, direction: str) -> str | None:
+    """What a person reads of a message list: the last user message (input) or the last
+    message with text (output); a reply of only tool calls reads as ``name(arguments)``."""
+    if not messages:
+        return None
+    if direction == "input":
+        users = [m["content"] for m in messages if m["role"] == "user" and m["content"]]
+        if users:
+            return users[-1]
+    texts = [m["content"] for m in messages if m["content"]]
+    if direction == "output" or not texts:
+        calls = [
+            f"{c['name']}({c['arguments'] or ''})"
+            for m in messages[-1:]
+            for c in (m["tool_calls"] or [])
+        ]
+        if calls and not messages[-1]["content"]:
+            return "\n".join(calls)
+    return texts[-1] if texts else None
+
+
+def payload_text(value: Any, messages: list[dict[str, Any]] | None, direction: str) -> str | None:
+    """The text shown for an input or output payload: from its messages when it has any, else
+    :func:`~tracemark.ingest.messages.display_text`."""
+    return messages_text(messages, direction) or display_text(value, direction=direction)
+
+
+def documents_from(value: Any) -> list[dict[str, Any]] | None:
+    """Retrieved documents in the usual shapes (LangChain ``Document`` dicts, serialized or
+    not; ``{"text"|"content"|"page_content", "id", "score", "metadata"}``) as canonical
+    documents; None when ``value`` is not a list of documents."""
+    if isinstance(value, Mapping) and isinstance(value.get("documents"), list):
+        value = value["documents"]
+    if not isinstance(value, list) or not value:
+        return None
+    out = []
+    for doc in value:
+        if not isinstance(doc, Mapping):
+            return None
+        if doc.get("lc") == 1 and isinstance(doc.get("kwargs"), Mapping):
+            doc = doc["kwargs"]
+        content = next(
+            (doc[k] for k in ("page_content", "pageContent", "content", "text") if k in doc),
+            None,
+        )
+        if content is None and "id" not in doc:
+            return None
+        meta = doc.get("metadata")
+        score = doc.get("score")
+        if score is None and isinstance(meta, Mapping):
+            score = meta.get("score")
+        extra = {k: v for k, v in doc.items() if k == "name"}
+        if isinstance(meta, Mapping):
+            extra |= meta
+        out.append(
+            {
+                "id": json_text(doc.get("id")),
+                "content": json_text(content),
+                "score": float(score)
+                if isinstance(score, int | float) and not isinstance(score, bool)
+                else None,
+                "metadata": json_text(extra) if extra else None,
+            }
+        )
+    return out
