@@ -351,10 +351,15 @@ class TracePayload:
                 error_count=pl.col("error_count").sum(),
                 session_id=pl.col("session_id").drop_nulls().first(),
                 user_id=pl.col("user_id").drop_nulls().first(),
-                tags=pl.col("tags").list.explode(keep_nulls=False, empty_as_null=False).unique(),
+                tags=pl.col("tags")
+                .list.explode(keep_nulls=False, empty_as_null=False)
+                .unique(maintain_order=True)
+                .implode(),
                 models=pl.col("models")
                 .list.explode(keep_nulls=False, empty_as_null=False)
-                .unique(),
+                .unique()
+                .sort()
+                .implode(),
                 n_spans=pl.col("n_spans").sum(),
                 input_tokens=pl.col("input_tokens").sum(),
                 output_tokens=pl.col("output_tokens").sum(),
