@@ -10,6 +10,9 @@ from tracemark.model import Traces, read
 
 # -- ingest: tm.load and the readers -----------------------------------------------------------
 from tracemark.ingest import FormatDetectionError, IngestError, load
+from tracemark.ingest.datadog import load_datadog
+from tracemark.ingest.langfuse import load_langfuse
+from tracemark.ingest.langsmith import load_langsmith
 
 # -- demo --------------------------------------------------------------------------------------
 
@@ -52,6 +55,9 @@ __all__ = [
     "failure_mode_counts",
     "golden_dataset",
     "load",
+    "load_datadog",
+    "load_langfuse",
+    "load_langsmith",
     "preference_pairs",
     "read",
     "review_progress",
