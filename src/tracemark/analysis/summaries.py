@@ -204,7 +204,8 @@ def review_progress(
 
     ``labels`` may be a queue: its items and overlap are then used. ``items`` (such as
     ``queue.items()``) gives the total; without it the total is the number of labeled items.
-    Returns ``bucket, completed_in_bucket, completed`` (cumulative), ``total``, ``share``.
+    Returns one row per time bucket from the first submission to the last: ``bucket,
+    completed_in_bucket, completed`` (cumulative), ``total``, ``share``.
     """
     if (
         items is None
@@ -230,12 +231,32 @@ def review_progress(
             total = items.filter(pl.col("status").cast(pl.String) != "removed").height
     else:
         total = frame.get_column(item).n_unique()
-    per_bucket = (
-        completed.group_by(bucket=pl.col("done_at").dt.truncate(every))
-        .agg(completed_in_bucket=pl.len().cast(pl.Int64))
-        .sort("bucket")
+    per_bucket = completed.group_by(bucket=pl.col("done_at").dt.truncate(every)).agg(
+        completed_in_bucket=pl.len().cast(pl.Int64)
     )
-    return per_bucket.with_columns(
-        completed=pl.col("completed_in_bucket").cum_sum(),
-        total=pl.lit(total, pl.Int64),
-    ).with_columns(share=pl.when(pl.col("total") > 0).then(pl.col("completed") / pl.col("total")))
+    # Every bucket from the first to the last submission, so the series has no holes.
+    active = frame.select(pl.col("created_at").dt.truncate(every).alias("bucket"))
+    if active.height:
+        buckets = pl.datetime_range(
+            active.get_column("bucket").min(),
+            active.get_column("bucket").max(),
+            interval=every,
+            eager=True,
+            time_zone=getattr(active.schema["bucket"], "time_zone", None),
+            time_unit=getattr(active.schema["bucket"], "time_unit", "ns"),
+        ).alias("bucket")
+        per_bucket = (
+            buckets.to_frame()
+            .join(per_bucket, on="bucket", how="left")
+            .with_columns(pl.col("completed_in_bucket").fill_null(0))
+        )
+    return (
+        per_bucket.sort("bucket")
+        .with_columns(
+            completed=pl.col("completed_in_bucket").cum_sum(),
+            total=pl.lit(total, pl.Int64),
+        )
+        .with_columns(
+            share=pl.when(pl.col("total") > 0).then(pl.col("completed") / pl.col("total"))
+        )
+    )
