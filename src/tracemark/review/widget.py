@@ -222,7 +222,6 @@ class Review(_TraceWidget):
             reviewer=reviewer,
         )
         self.refresh_schema()
-        self._refresh_progress()
         self._claim_next()
 
     # -- facts ------------------------------------------------------------------------------
@@ -258,6 +257,7 @@ class Review(_TraceWidget):
         return True
 
     def _show_done(self) -> None:
+        self._refresh_progress()
         self._current = None
         self._payload_id = None
         self.payload = b""
@@ -268,6 +268,7 @@ class Review(_TraceWidget):
 
     def _show(self) -> None:
         item = self.item
+        self._refresh_progress()
         if item is None:
             self._show_done()
             return
@@ -379,7 +380,7 @@ class Review(_TraceWidget):
         assessment = _delta(msg.get("assessment"), before.get("assessment"))
         errors: list[dict[str, Any]] = []
         try:
-            self._write(item, values, reasoning, assessment, submit)
+            saved_at = self._write(item, values, reasoning, assessment, submit)
         except LabelValidationError as e:
             errors = [_jsonable(err) for err in e.errors]
             if submit:
@@ -391,10 +392,9 @@ class Review(_TraceWidget):
                 for d in (values, reasoning, assessment)
             )
             try:
-                self._write(item, values, reasoning, assessment, False)
+                saved_at = self._write(item, values, reasoning, assessment, False)
             except LabelValidationError as e2:
                 return {"ok": False, "errors": [_jsonable(err) for err in e2.errors]}
-        saved_at = _now()
         if errors:
             return {"ok": True, "errors": errors, "partial": True, "saved_at": saved_at}
         if submit:
@@ -413,9 +413,9 @@ class Review(_TraceWidget):
         reasoning: dict[str, Any],
         assessment: dict[str, Any],
         submit: bool,
-    ) -> None:
+    ) -> str:
         """Append the label event (returns once it is on disk) and remember what was saved."""
-        self.queue.label(
+        written = self.queue.label(
             item,
             self.reviewer,
             values,
@@ -437,6 +437,8 @@ class Review(_TraceWidget):
                     now[name] = v
             saved[key] = now
         saved["submitted"] = bool(saved.get("submitted")) or submit
+        when = written.get("time") if isinstance(written, dict) else None
+        return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(when, datetime) else _now()
 
     @_command
     def skip(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -468,21 +470,22 @@ def _jsonable(x: Any) -> Any:
 
 
 def _progress_dict(queue: Any, reviewer: str) -> dict[str, Any]:
-    """``{total, completed, remaining, mine}`` from the queue's items (best effort)."""
+    """``{total, completed, mine, my_remaining, skipped}`` from ``queue.progress()``."""
     try:
-        items = queue.items()
+        frame = queue.progress()
     except Exception:  # progress is a nicety; never block reviewing on it
         return {}
-    total = items.height
-    completed = int((items.get_column("status").cast(pl.String) == "completed").sum())
-    mine = (
-        int(items.get_column("reviewers").list.contains(reviewer).sum())
-        if "reviewers" in items.columns
-        else None
-    )
-    out: dict[str, Any] = {"total": total, "completed": completed, "remaining": total - completed}
-    if mine is not None:
-        out["mine"] = mine
+    overall = frame.filter(pl.col("reviewer").is_null())
+    me = frame.filter(pl.col("reviewer") == reviewer)
+    out: dict[str, Any] = {}
+    if overall.height:
+        row = overall.row(0, named=True)
+        out.update(total=row["items"], completed=row["completed"], needed=row["remaining"])
+    if me.height:
+        row = me.row(0, named=True)
+        out.update(mine=row["submitted"], my_remaining=row["remaining"], skipped=row["skipped"])
+    else:
+        out.update(mine=0)
     return out
 
 
