@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from pathlib import Path
 
 import altair as alt
 import krippendorff
@@ -415,6 +416,74 @@ def test_queue_labels_frame_every_label_type_and_disagreements_back_to_a_queue()
     assert loose.get_column("item_id").to_list() == ["t2"]
 
 
+def test_a_real_queue_labels_frame_and_disagreements_sent_back_for_adjudication(
+    tmp_path: Path,
+) -> None:
+    """Two reviewers label through the store's queue API; agreement reads queue.labels() as
+    it is, and the disagreements (trace and span items mixed) go to an adjudication queue."""
+    from tracemark.labels import Boolean, Categorical, LabelSchema, Score, Text
+    from tracemark.store import Store
+
+    schema = LabelSchema(
+        [
+            Categorical("modes", ["hallucinated_reference", "overly_verbose", "tone_mismatch"],
+                        multiple=True),
+            Categorical("verdict", ["good", "bad"]),
+            Score("stars", min=1, max=5, integer=True),
+            Boolean("ok"),
+            Text("notes"),
+        ]
+    )  # fmt: skip
+    store = Store(tmp_path / "store", writer="test")
+    queue = store.queue("review", schema=schema, reviewers_per_item=2)
+    queue.add(["t1", "t2", "t3"])
+    queue.add(pl.DataFrame({"trace_id": ["t4"], "span_id": ["s1"]}))
+    answers = {
+        "alice": {
+            "t1": (["hallucinated_reference"], "bad", 2, False),
+            "t2": ([], "good", 5, True),
+            "t3": (["overly_verbose"], "good", 4, True),
+            "t4/s1": (["tone_mismatch"], "bad", 1, False),
+        },
+        "bob": {
+            "t1": (["hallucinated_reference", "tone_mismatch"], "bad", 2, False),
+            "t2": ([], "good", 4, True),
+            "t3": (["overly_verbose"], "bad", 4, True),
+            "t4/s1": (["tone_mismatch"], "good", 3, False),
+        },
+    }
+    for reviewer, per_item in answers.items():
+        while (item := queue.next(reviewer)) is not None:
+            modes, verdict, stars, ok = per_item[item.item_id]
+            values = {"modes": modes, "verdict": verdict, "stars": stars, "ok": ok,
+                      "notes": f"{reviewer} was here"}  # fmt: skip
+            queue.label(item, reviewer, values, submit=True)
+    labels = queue.labels()
+    result = tm.agreement(labels, n_boot=100)
+    assert tm.agreement(queue, n_boot=100).summary.equals(result.summary)  # a queue works too
+    assert set(result.summary.get_column("label")) == {"modes", "verdict", "stars", "ok"}
+    assert result.estimate("verdict", "percent_agreement") == pytest.approx(0.5)
+    assert result.estimate("ok", "percent_agreement") == 1.0
+    stars = np.array([[2, 5, 4, 1], [2, 4, 4, 3]], dtype=float)  # items sorted: t1 t2 t3 t4/s1
+    assert result.estimate("stars", "alpha_interval") == pytest.approx(
+        krippendorff.alpha(reliability_data=stars, level_of_measurement="interval")
+    )
+    assert result.estimate("modes", "percent_agreement", "tone_mismatch") == pytest.approx(0.75)
+    disputed = set(result.disagreements.get_column("item_id"))
+    assert disputed == {"t1", "t2", "t3", "t4/s1"}
+    assert set(result.disagreements.filter(pl.col("label") == "verdict").get_column("item_id")) == {
+        "t3", "t4/s1"
+    }  # fmt: skip
+    adjudicate = store.queue("adjudicate", schema=schema)
+    assert result.send_to(adjudicate) == 4
+    assert result.send_to(adjudicate) == 0  # once each
+    items = adjudicate.items().sort("item_id")
+    assert items.select("item_id", "kind").rows() == [
+        ("t1", "trace"), ("t2", "trace"), ("t3", "trace"), ("t4/s1", "span")
+    ]  # fmt: skip
+    assert set(items.get_column("source")) == {"agreement"}
+
+
 def test_span_and_session_items_get_ids_from_the_item_id_convention() -> None:
     frame = pl.DataFrame(
         {
@@ -506,7 +575,7 @@ def test_chart_validates_and_html_summary() -> None:
     assert "layer" in spec
     html = result._repr_html_()
     assert "alpha_interval" in html and "0.849" in html
-    assert "queue.add" in html
+    assert "send_to(queue)" in html
 
 
 def test_many_items_run_vectorized() -> None:

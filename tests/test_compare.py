@@ -165,6 +165,34 @@ def test_tau_bench_reward_against_a_boolean_label_threshold_sweep(tau: dict) -> 
 
 
 @pytest.mark.shared_data
+def test_tau_bench_through_a_real_queue_and_back(tau: dict, tmp_path: Path) -> None:
+    """The simulated reviewer labels through the store's queue; compare reads queue.labels()
+    as it is; the disagreements go to an adjudication queue."""
+    from tracemark.labels import Boolean, LabelSchema
+    from tracemark.store import Store
+
+    store = Store(tmp_path / "store", writer="test")
+    schema = LabelSchema([Boolean("task_solved", required=True)])
+    queue = store.queue("tau", schema=schema)
+    by_id = {tau_trace_id(r): r for r in tau["labeled"]}
+    assert queue.add(sorted(by_id)) == len(by_id)
+    while (item := queue.next("sim-reviewer")) is not None:
+        r = by_id[item.trace_id]
+        solved = (r["reward"] == 1.0) != simulated_reviewer_disagrees(item.trace_id)
+        queue.label(item, "sim-reviewer", {"task_solved": solved}, submit=True)
+    result = tm.compare(queue.labels(), tau["evals"], label="task_solved", evaluator="reward")
+    expected = tm.compare(tau["labels"], tau["evals"], label="task_solved", evaluator="reward")
+    assert result.metrics.equals(expected.metrics)
+    flipped = {t for t in by_id if simulated_reviewer_disagrees(t)}
+    assert set(result.disagreements.get_column("trace_id")) == flipped
+    adjudicate = store.queue("tau-adjudicate", schema=schema)
+    assert result.send_to(adjudicate) == len(flipped)
+    items = adjudicate.items()
+    assert set(items.get_column("trace_id")) == flipped
+    assert set(items.get_column("source")) == {"compare:task_solved:reward"}
+
+
+@pytest.mark.shared_data
 def test_tau_bench_reward_labels_against_a_pass_fail_category(tau: dict) -> None:
     """The evaluator's own labels (pass/fail) against the reviewer's pass/fail category."""
     result = tm.compare(

@@ -99,8 +99,15 @@ def _item_ids(frame: pl.DataFrame, item: str) -> list[pl.Expr]:
     return out
 
 
-def _kind_by_type(label_type: pl.Expr, text: pl.Expr) -> pl.Expr:
+def _kind_by_type(label_type: pl.Expr, text: pl.Expr, items: pl.Expr) -> pl.Expr:
+    """The kind from ``label_type``. A multi-label categorical value is stored as a JSON list
+    in ``value`` beside its ``value_list``; a single choice as itself with a one-item list."""
     t = label_type.cast(pl.String).str.to_lowercase()
+    multi = (
+        pl.when(items.is_not_null())
+        .then((items.list.len() != 1) | (text != items.list.first()))
+        .otherwise(text.str.starts_with("["))
+    )
     return (
         pl.when(t == "score")
         .then(pl.lit(NUMERIC))
@@ -108,7 +115,7 @@ def _kind_by_type(label_type: pl.Expr, text: pl.Expr) -> pl.Expr:
         .then(pl.lit(BOOLEAN))
         .when(t == "text")
         .then(pl.lit(TEXT))
-        .when((t == "categorical") & text.str.starts_with("["))
+        .when((t == "categorical") & multi)
         .then(pl.lit(MULTI))
         .otherwise(pl.lit(NOMINAL))
     )
@@ -154,10 +161,11 @@ def normalize(
     raw = pl.col(value)
     if queue_shape:
         text = raw.cast(pl.String)
-        kind = _kind_by_type(pl.col("label_type"), text)
+        items = pl.col("value_list").cast(pl.List(pl.String))
+        kind = _kind_by_type(pl.col("label_type"), text, items)
         num = pl.coalesce(pl.col("value_num").cast(pl.Float64), text.cast(pl.Float64, strict=False))
         lst = pl.coalesce(
-            pl.col("value_list").cast(pl.List(pl.String)),
+            items,
             pl.when(kind == MULTI).then(text.str.json_decode(pl.List(pl.String))),
         )
     elif isinstance(dtype, pl.List | pl.Array):

@@ -3,7 +3,7 @@
 :func:`agreement` takes any long frame (one row per item and rater, and label) such as
 ``queue.labels()`` and returns an :class:`AgreementResult`: the coefficients per label with
 bootstrap confidence intervals, and the items the raters disagree on, ready to go back to a
-queue for adjudication (``queue.add(result.disagreements)``).
+queue for adjudication (``result.send_to(queue)``).
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ class AgreementResult:
       trace_id, span_id, session_id, label, n_ratings, raters, values`` (aligned with
       ``raters``), ``majority`` (null on a tie), ``spread`` (max - min for numeric labels) and
       ``disputed`` (the categories some but not all raters chose, for multi-label values).
-      It has ``trace_id``, so ``queue.add(result.disagreements)`` sends the items back.
+      It has ``trace_id`` (and ``span_id`` / ``session_id``): ``result.send_to(queue)``
+      sends the items back to a queue.
     """
 
     summary: pl.DataFrame
@@ -123,6 +124,13 @@ class AgreementResult:
             raise KeyError(f"no {metric!r} for label {label!r} (category {category!r})")
         return row.item(0, "estimate")
 
+    def send_to(self, queue: Any, *, source: str = "agreement") -> int:
+        """Add the items raters disagree on to ``queue`` (once each) for adjudication;
+        returns how many were new. Mixed trace, span and session items are handled."""
+        from tracemark.analysis.routing import send_to_queue
+
+        return send_to_queue(self.disagreements, queue, source=source)
+
     def chart(self) -> alt.Chart:
         """Estimates with their confidence intervals, one row of points per label."""
         from tracemark.analysis.charts import agreement_chart
@@ -150,7 +158,7 @@ class AgreementResult:
             f"({self.n_boot} bootstrap resamples of items, seed {self.seed})"
             f"{table(shown, max_rows=60)}"
             f"<p><b>{self.disagreements.height}</b> item-label pairs where raters disagree "
-            "(<code>.disagreements</code>, ready for <code>queue.add(...)</code>)</p>"
+            "(<code>.disagreements</code>; <code>.send_to(queue)</code> routes them back)</p>"
             f"{dis}{'<ul>' + notes + '</ul>' if notes else ''}</div>"
         )
 

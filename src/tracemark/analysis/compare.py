@@ -10,8 +10,8 @@ trace (and span) and reports how well the evaluator reproduces the humans:
   best threshold, then the same classification figures at that threshold, and ROC AUC;
 - a numeric label against scores: Pearson and Spearman correlation, mean absolute error.
 
-The items where the two disagree come as a frame with ``trace_id`` that an automation or
-``queue.add`` can route back to reviewers.
+The items where the two disagree come as a frame with ``trace_id`` that an automation can
+route back to reviewers (``comparison.send_to(queue)`` does it).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class Comparison:
       session_id, human, human_score, evaluator_score, evaluator_label, predicted`` (the
       evaluator's verdict in the human's terms), ``agree``, ``error`` (numeric);
     - ``disagreements``: the pairs that do not agree, with ``label`` and ``evaluator``;
-      ``queue.add(comparison.disagreements)`` routes them to reviewers;
+      ``comparison.send_to(queue)`` routes them to reviewers;
     - ``confusion`` (``human, evaluator, count``, every cell) and ``per_class`` (``class,
       precision, recall, f1, support``) for the classification kinds;
     - ``sweep`` (one row per candidate threshold: ``threshold, tp, fp, tn, fn, accuracy,
@@ -107,6 +107,14 @@ class Comparison:
                 f"no metric {name!r}; available: {', '.join(self.metrics.get_column('metric'))}"
             )
         return row.item(0, "value")
+
+    def send_to(self, queue: Any, *, source: str | None = None) -> int:
+        """Add the items where human and evaluator disagree to ``queue`` (once each); returns
+        how many were new. ``source`` defaults to ``compare:<label>:<evaluator>``."""
+        from tracemark.analysis.routing import send_to_queue
+
+        tag = source or f"compare:{self.label}:{self.evaluator}"
+        return send_to_queue(self.disagreements, queue, source=tag)
 
     def chart(self) -> alt.Chart | alt.LayerChart | alt.HConcatChart:
         """Confusion matrix (and the threshold sweep), or a scatter plot for numeric labels."""
@@ -151,7 +159,8 @@ class Comparison:
             parts.append(table(self.per_class))
         parts.append(
             f"<p><b>{self.disagreements.height}</b> disagreements "
-            "(<code>.disagreements</code>, ready for <code>queue.add(...)</code>)</p>"
+            "(<code>.disagreements</code>; <code>.send_to(queue)</code> routes them to "
+            "reviewers)</p>"
         )
         if self.disagreements.height:
             cols = ["item_id", "human", "evaluator_score", "evaluator_label", "predicted"]
