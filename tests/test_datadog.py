@@ -202,3 +202,32 @@ def test_bad_records_are_quarantined_or_raise(tmp_path: Path) -> None:
     assert reasons["line 4"] == "span without a span_id or trace_id"
     with pytest.raises(IngestError, match="line 2"):
         tm.load_datadog(path, strict=True)
+
+
+def test_demo_round_trip_through_the_intake_format(tmp_path: Path) -> None:
+    """demo traces -> Datadog intake bodies (bench/ingest_formats/datadog.py) -> load: the
+    tree, kinds, status, tokens, models, messages and evaluations come back."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.ingest_formats import datadog as bench_datadog
+
+    import tracemark.demo
+
+    original = tracemark.demo.generate(30, seed=3)
+    loaded = tm.load(bench_datadog.write_sample(tmp_path, 30, 3))
+    assert loaded.quarantine.height == 0
+    cols = ["trace_id", "span_id", "parent_id", "status", "model", "input_tokens", "total_tokens"]
+    key = ["trace_id", "span_id"]
+    assert_frame_equal(loaded.spans.select(cols).sort(key), original.spans.select(cols).sort(key))
+    llm = pl.col("kind") == "llm"
+
+    def replies(t: tm.Traces) -> list:  # Datadog requires content: an empty one means none
+        return [
+            [(m["role"], m["content"] or None, m["tool_calls"]) for m in msgs or []]
+            for msgs in t.spans.filter(llm).sort(key)["output_messages"].to_list()
+        ]
+
+    assert replies(loaded) == replies(original)
+    assert loaded.evaluations.height == original.evaluations.height
+    assert loaded.traces["error_count"].sum() == original.traces["error_count"].sum()

@@ -222,3 +222,29 @@ def test_bad_records_are_quarantined_or_raise(tmp_path: Path) -> None:
     assert reasons["line 5"].startswith("score not attached to a trace")
     with pytest.raises(IngestError, match="line 2"):
         tm.load_langfuse(path, strict=True)
+
+
+def test_demo_round_trip_through_trace_objects(tmp_path: Path) -> None:
+    """demo traces -> Langfuse trace objects (bench/ingest_formats/langfuse.py) -> load: every
+    demo span comes back under a TRACE root with its kind, status, tokens and messages."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.ingest_formats import langfuse as bench_langfuse
+
+    import tracemark.demo
+
+    original = tracemark.demo.generate(30, seed=5)
+    loaded = tm.load(bench_langfuse.write_sample(tmp_path, 30, 5))
+    assert loaded.quarantine.height == 0
+    observed = loaded.spans.filter(pl.col("kind_raw") != "TRACE")
+    cols = ["trace_id", "span_id", "status", "model", "input_tokens", "output_tokens"]
+    key = ["trace_id", "span_id"]
+    assert_frame_equal(observed.select(cols).sort(key), original.spans.select(cols).sort(key))
+    llm = pl.col("kind") == "llm"
+    assert (
+        observed.filter(llm).sort(key)["input_messages"].to_list()
+        == original.spans.filter(llm).sort(key)["input_messages"].to_list()
+    )
+    assert loaded.traces.height == original.traces.height
+    assert loaded.evaluations.height == original.evaluations.height
