@@ -184,3 +184,12 @@ def test_canonical_json_and_display_text() -> None:
     assert display_text(json.dumps(OPENAI)) == "Weather in Paris?"
     assert display_text(json.dumps(OPENAI), direction="output") == "It is rainy."
     assert display_text('{"city": "Paris", "days": 3}') == '{"city": "Paris", "days": 3}'
+
+
+def test_tool_results_with_empty_content_make_no_empty_message() -> None:
+    got = normalize_messages(
+        [{"role": "user", "content": "", "tool_results": [{"result": "ok", "tool_id": "t1"}]}]
+    )
+    assert got == [
+        {"role": "tool", "content": "ok", "name": None, "tool_call_id": "t1", "tool_calls": None}
+    ]

@@ -280,7 +280,7 @@ def normalize_message(obj: Any) -> list[dict[str, Any]]:
                     )
                 )
 
-    if text is not None or tool_calls or not out:
+    if tool_calls or not out or text not in (None, ""):
         own = _message(
             role,
             text,
