@@ -532,10 +532,11 @@ def _infer_tools(records: Iterable[list[dict[str, Any]]]) -> dict[str, dict[str,
                             props[key].add(kind)
     tools = {}
     for name, props in sorted(seen.items()):
-        properties = {
-            key: ({"type": next(iter(kinds))} if len(kinds) == 1 else {})
-            for key, kinds in sorted(props.items())
-        }
+        properties = {}
+        for key, kinds in sorted(props.items()):
+            if kinds == {"integer", "number"}:
+                kinds = {"number"}
+            properties[key] = {"type": next(iter(kinds))} if len(kinds) == 1 else {}
         tools[name] = {
             "type": "function",
             "function": {
