@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,7 @@ def _serve(page: Any, blocked: list[str]) -> None:
             elif path in ("/", "/index.html"):
                 route.fulfill(body=_PAGE, content_type="text/html")
             else:
+                blocked.append(url)
                 route.fulfill(status=404, body="not found")
             return
         blocked.append(url)  # nothing outside the page may load (no tracking pixels either)
@@ -168,13 +169,23 @@ def _wait_ready(page: Any, timeout_ms: float) -> None:
     page.wait_for_function("window.__tmReady === true", timeout=timeout_ms)
 
 
-def open_widget(context: Any, widget: Any, *, timeout_ms: float = 20_000) -> Any:
+def open_widget(
+    context: Any,
+    widget: Any,
+    *,
+    before: Callable[[Any], None] | None = None,
+    timeout_ms: float = 20_000,
+) -> Any:
     """A page rendering ``widget``'s front end, bridged to the Python widget.
 
     Commands from the page run the widget's real handlers; trait changes are sent back to the
-    page with the answer. ``page.blocked`` lists requests to other hosts (all refused).
+    page with the answer. ``page.blocked`` lists requests the page made beyond the widget's
+    own files (all refused). ``before(page)`` runs before the page loads (listeners, init
+    scripts).
     """
     page = context.new_page()
+    if before is not None:
+        before(page)
     blocked: list[str] = []
     page.blocked = blocked
     _serve(page, blocked)
@@ -210,11 +221,14 @@ def open_static(
     state: dict[str, Any],
     *,
     commands_js: str = "(name, msg) => ({ ok: true })",
+    before: Callable[[Any], None] | None = None,
     timeout_ms: float = 20_000,
 ) -> Any:
     """A page rendering the front end with ``state`` (bytes become DataViews) and a
     JavaScript command handler ``(name, msg) => reply`` (a Promise is fine)."""
     page = context.new_page()
+    if before is not None:
+        before(page)
     blocked: list[str] = []
     page.blocked = blocked
     _serve(page, blocked)
