@@ -8,5 +8,6 @@ into a Polars frame and reports the lines it cannot use.
 from __future__ import annotations
 
 from tracemark.store.log import EventLog, LogRead, LogReader, read_log
+from tracemark.store.store import Store, StoreError
 
-__all__ = ["EventLog", "LogRead", "LogReader", "read_log"]
+__all__ = ["EventLog", "LogRead", "LogReader", "Store", "StoreError", "read_log"]
