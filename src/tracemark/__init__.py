@@ -17,6 +17,18 @@ from tracemark.ingest.langsmith import load_langsmith
 # -- demo --------------------------------------------------------------------------------------
 
 # -- labels, store, queues, datasets -----------------------------------------------------------
+from tracemark.dataset import Dataset
+from tracemark.labels import (
+    Boolean,
+    Categorical,
+    Label,
+    LabelSchema,
+    LabelValidationError,
+    Score,
+    Text,
+)
+from tracemark.queue import Item, Queue
+from tracemark.store import EventLog, Store, StoreError
 
 # -- rules, sampling, automations --------------------------------------------------------------
 from tracemark.rules import Rule, RuleError, rule
@@ -43,12 +55,25 @@ from tracemark.export import (
 
 __all__ = [
     "AgreementResult",
+    "Boolean",
+    "Categorical",
     "Comparison",
+    "Dataset",
+    "EventLog",
     "FormatDetectionError",
     "GoldenDataset",
     "IngestError",
+    "Item",
+    "Label",
+    "LabelSchema",
+    "LabelValidationError",
+    "Queue",
     "Rule",
     "RuleError",
+    "Score",
+    "Store",
+    "StoreError",
+    "Text",
     "Traces",
     "agreement",
     "compare",
