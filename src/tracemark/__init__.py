@@ -34,6 +34,7 @@ from tracemark.store import EventLog, Store, StoreError
 from tracemark.rules import Rule, RuleError, rule
 
 # -- review widget -----------------------------------------------------------------------------
+from tracemark.review import Review, TraceView
 
 # -- analysis and export -----------------------------------------------------------------------
 from tracemark.analysis import (
@@ -68,12 +69,14 @@ __all__ = [
     "LabelSchema",
     "LabelValidationError",
     "Queue",
+    "Review",
     "Rule",
     "RuleError",
     "Score",
     "Store",
     "StoreError",
     "Text",
+    "TraceView",
     "Traces",
     "agreement",
     "compare",
