@@ -358,6 +358,9 @@ def _coefficients(
         first[pair.get_column("_u").to_numpy()] = onehot[pair.get_column("_v").to_numpy()]
         second[other.get_column("_u").to_numpy()] = onehot[other.get_column("_v").to_numpy()]
     num_values = values.astype(np.float64) if key == "_num" else None
+    unit_coincidences = None
+    if "ordinal" in levels and n_units * n_values * n_values <= 20_000_000:
+        unit_coincidences = rel.coincidences(counts).reshape(n_units, -1)
 
     def compute(weights: np.ndarray) -> dict[str, np.ndarray]:
         out = {
@@ -372,7 +375,9 @@ def _coefficients(
         if "nominal" in levels:
             out["alpha_nominal"] = rel.alpha_nominal(counts, weights)
         if "ordinal" in levels:
-            out["alpha_ordinal"] = rel.alpha_ordinal(counts, weights)
+            out["alpha_ordinal"] = rel.alpha_ordinal(
+                counts, weights, unit_coincidences=unit_coincidences
+            )
         if "interval" in levels and num_values is not None:
             out["alpha_interval"] = rel.alpha_interval(counts, num_values, weights)
         return out

@@ -17,6 +17,7 @@ example when every rating has the same value, so the expected disagreement is ze
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Literal
 
 import numpy as np
 
@@ -26,6 +27,7 @@ __all__ = [
     "alpha_ordinal",
     "bootstrap_weights",
     "cohen_kappa",
+    "coincidences",
     "fleiss_kappa",
     "percent_agreement",
     "unit_counts",
@@ -43,20 +45,23 @@ def unit_counts(units: np.ndarray, codes: np.ndarray, n_units: int, n_values: in
 def bootstrap_weights(
     n_units: int, n_boot: int, seed: int, *, max_cells: int = 4_000_000
 ) -> Iterator[FloatArray]:
-    """Multinomial resampling weights of units, ``B x U`` in chunks of at most ``max_cells``.
+    """Resampling weights of units, ``B x U``, in chunks of at most ``max_cells`` cells.
 
-    Each replicate draws ``n_units`` units with replacement; a unit's weight is how often it
-    was drawn. The stream depends only on ``seed``, ``n_units`` and ``n_boot``.
+    Each replicate draws ``n_units`` units uniformly with replacement; a unit's weight is how
+    often it was drawn. The stream depends only on ``seed``, ``n_units`` and ``n_boot``.
     """
     rng = np.random.default_rng(seed)
     if n_units == 0:
         return
     step = max(1, max_cells // n_units)
-    p = np.full(n_units, 1.0 / n_units)
     done = 0
     while done < n_boot:
         b = min(step, n_boot - done)
-        yield rng.multinomial(n_units, p, size=b).astype(np.float64)
+        draws = rng.integers(0, n_units, size=(b, n_units))
+        draws += (np.arange(b) * n_units)[:, None]
+        yield (
+            np.bincount(draws.ravel(), minlength=b * n_units).reshape(b, n_units).astype(np.float64)
+        )
         done += b
 
 
@@ -105,28 +110,24 @@ def _alpha_from_positions(
 
     ``positions`` is ``V`` (one position per value) or ``B x V`` (one per replicate). Uses
     sum over pairs (x_i - x_j)^2 = 2 (m S2 - S1^2) within each unit and over all pairable
-    values, so no ``V x V`` matrix is formed.
+    values, so no ``V x V`` matrix is formed. Every unit must be pairable (m >= 2).
     """
     m, _ = _pairs(counts)
     pos = np.atleast_2d(positions)
-    s1 = counts @ pos.T  # U x B (or U x 1)
-    s2 = counts @ (pos**2).T
-    within = 2.0 * (m[:, None] * s2 - s1**2) / np.where(m > 1, m - 1.0, np.nan)[:, None]
-    within = np.nan_to_num(within)
+    s1 = pos @ counts.T  # B x U (or 1 x U)
+    s2 = (pos**2) @ counts.T
+    within = 2.0 * (m * s2 - s1**2) / (m - 1.0)
     if pos.shape[0] == 1:
-        observed = weights @ within[:, 0]
-        big_s1 = weights @ s1[:, 0]
-        big_s2 = weights @ s2[:, 0]
+        observed, big_s1, big_s2 = weights @ within[0], weights @ s1[0], weights @ s2[0]
     else:
-        observed = np.einsum("bu,ub->b", weights, within)
-        big_s1 = np.einsum("bu,ub->b", weights, s1)
-        big_s2 = np.einsum("bu,ub->b", weights, s2)
+        observed = np.einsum("bu,bu->b", weights, within)
+        big_s1 = np.einsum("bu,bu->b", weights, s1)
+        big_s2 = np.einsum("bu,bu->b", weights, s2)
     n = weights @ m
     expected = 2.0 * (n * big_s2 - big_s1**2)
     # Exact zero disagreement can come out as a tiny float; treat it as undefined.
-    expected = np.where(
-        np.abs(expected) <= 1e-12 * np.maximum(1.0, np.abs(n * big_s2)), 0.0, expected
-    )
+    tiny = 1e-12 * np.maximum(1.0, np.abs(n * big_s2))
+    expected = np.where(np.abs(expected) <= tiny, 0.0, expected)
     return 1.0 - _ratio((n - 1.0) * observed, expected)
 
 
@@ -136,18 +137,52 @@ def alpha_interval(counts: FloatArray, values: FloatArray, weights: FloatArray) 
     return _alpha_from_positions(counts, np.asarray(values, dtype=np.float64), weights)
 
 
-def alpha_ordinal(counts: FloatArray, weights: FloatArray) -> FloatArray:
+def coincidences(counts: FloatArray) -> FloatArray:
+    """Each unit's contribution to the coincidence matrix, ``U x V x V``:
+    ``(N_u N_u^T - diag(N_u)) / (m_u - 1)``; summed over units it is Krippendorff's ``o_ck``."""
+    m, _ = _pairs(counts)
+    outer = counts[:, :, None] * counts[:, None, :]
+    idx = np.arange(counts.shape[1])
+    outer[:, idx, idx] -= counts
+    return outer / (m - 1.0)[:, None, None]
+
+
+def alpha_ordinal(
+    counts: FloatArray,
+    weights: FloatArray,
+    *,
+    method: Literal["auto", "coincidence", "positions"] = "auto",
+    max_cells: int = 20_000_000,
+    unit_coincidences: FloatArray | None = None,
+) -> FloatArray:
     """Krippendorff's alpha with the ordinal difference function; the columns of ``counts``
     must be in rank order.
 
-    The ordinal difference between ranks c < k is (sum_{g=c..k} n_g - (n_c + n_k)/2)^2, which
-    equals (t_k - t_c)^2 for the mid-rank positions t_c = sum_{g<c} n_g + n_c/2 of the pooled
-    pairable values; so ordinal alpha is interval alpha on mid-ranks, recomputed from the
-    marginals of each bootstrap replicate.
+    The ordinal difference between ranks c < k is (sum_{g=c..k} n_g - (n_c + n_k)/2)^2 =
+    (t_k - t_c)^2 for the mid-rank positions t_c = sum_{g<c} n_g + n_c/2 of the pooled
+    pairable values, recomputed from the marginals of each bootstrap replicate.
+    ``"coincidence"`` forms each replicate's coincidence matrix (one matrix product with the
+    units' ``U x V^2`` contributions: fastest with few values); ``"positions"`` uses the
+    moment form of :func:`alpha_interval` on mid-ranks (no ``V x V`` matrix: for many
+    values). ``"auto"`` picks the first when ``U V^2 <= max_cells``. Pass
+    ``unit_coincidences`` (:func:`coincidences` reshaped to ``U x V^2``) to reuse them across
+    chunks of replicates.
     """
     totals = weights @ counts  # B x V
     positions = np.cumsum(totals, axis=1) - totals / 2.0
-    return _alpha_from_positions(counts, positions, weights)
+    n_units, n_values = counts.shape
+    if method == "auto":
+        method = "coincidence" if n_units * n_values * n_values <= max_cells else "positions"
+    if method == "positions":
+        return _alpha_from_positions(counts, positions, weights)
+    if unit_coincidences is None:
+        unit_coincidences = coincidences(counts).reshape(n_units, -1)
+    observed = (weights @ unit_coincidences).reshape(-1, n_values, n_values)
+    delta = (positions[:, :, None] - positions[:, None, :]) ** 2
+    num = np.einsum("bck,bck->b", observed, delta)
+    den = np.einsum("bc,bk,bck->b", totals, totals, delta)
+    n = totals.sum(axis=1)
+    return 1.0 - _ratio((n - 1.0) * num, den)
 
 
 def cohen_kappa(first: FloatArray, second: FloatArray, weights: FloatArray) -> FloatArray:
