@@ -15,6 +15,7 @@ from tracemark.ingest.langfuse import load_langfuse
 from tracemark.ingest.langsmith import load_langsmith
 
 # -- demo --------------------------------------------------------------------------------------
+from tracemark import demo
 
 # -- labels, store, queues, datasets -----------------------------------------------------------
 from tracemark.dataset import Dataset
@@ -80,6 +81,7 @@ __all__ = [
     "Traces",
     "agreement",
     "compare",
+    "demo",
     "failure_mode_counts",
     "golden_dataset",
     "load",
