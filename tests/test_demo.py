@@ -247,9 +247,9 @@ def test_evaluations_follow_the_planted_failure_modes(demo: tm.Traces) -> None:
     clean = by["none"]
     assert 0.15 < 1 - clean["len"] / t.height < 0.35
     assert by["hallucinated_reference"]["faithfulness"] < clean["faithfulness"] - 0.35
-    assert by["off_topic"]["relevance"] < clean["relevance"] - 0.4
+    assert by["irrelevant_response"]["relevance"] < clean["relevance"] - 0.4
     assert by["tone_mismatch"]["toxicity"] > clean["toxicity"] + 0.35
-    assert by["wrong_tool"]["tool_use"] < clean["tool_use"] - 0.35
+    assert by["wrong_tool_use"]["tool_use"] < clean["tool_use"] - 0.35
     assert by["overly_verbose"]["conciseness"] < clean["conciseness"] - 0.1
     for mode in content.FAILURE_MODES[1:]:
         assert by[mode]["user_feedback"] < clean["user_feedback"] - 0.3

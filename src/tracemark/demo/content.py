@@ -55,13 +55,14 @@ FEATURE_FLAGS = ("new-retriever", "streaming", "tool-router-v2")
 FEATURE_FLAG_RATES = (0.3, 0.5, 0.2)
 
 #: Planted failure modes; index 0 means none. The generator records the name in the root
-#: span's metadata as ``{"demo": {"failure_mode": ...}}``.
+#: span's metadata as ``{"demo": {"failure_mode": ...}}``. The names are those of the starter
+#: labeling schema (:data:`tracemark.analysis.FAILURE_MODES`), so labels compare directly.
 FAILURE_MODES = (
     "none",
     "hallucinated_reference",
-    "off_topic",
+    "irrelevant_response",
     "overly_verbose",
-    "wrong_tool",
+    "wrong_tool_use",
     "tone_mismatch",
 )
 FAILURE_WEIGHTS = (0.0, 0.28, 0.2, 0.2, 0.16, 0.16)

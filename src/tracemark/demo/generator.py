@@ -80,8 +80,8 @@ def generate(
         start: start of the period the traces are spread over (UTC when naive).
         days: length of that period; traffic follows a daily cycle.
         failure_rate: share of traces with a planted failure mode
-            (``hallucinated_reference``, ``off_topic``, ``overly_verbose``, ``wrong_tool``,
-            ``tone_mismatch``); the rest are ``none``.
+            (``hallucinated_reference``, ``irrelevant_response``, ``overly_verbose``,
+            ``wrong_tool_use``, ``tone_mismatch``); the rest are ``none``.
 
     Returns:
         :class:`~tracemark.model.Traces`: spans of kinds agent, guardrail, chain, embedding,
