@@ -9,16 +9,11 @@ import polars as pl
 import pytest
 
 import tracemark as tm
-from test_rules_data import hand_traces
+from test_rules_data import demo_traces, hand_traces
 from tracemark.rules import Rule, RuleError
 
 Frame = pl.DataFrame
 Expected = Callable[[Frame, Frame], Frame]
-
-
-@pytest.fixture(scope="module")
-def traces() -> tm.Traces:
-    return hand_traces(1500, seed=11)
 
 
 def _by_trace(spans: Frame, pred: pl.Expr) -> Frame:
@@ -43,18 +38,20 @@ def _meta(path: str, frame_col: str = "metadata") -> pl.Expr:
 
 
 TOOL_ERR = (pl.col("kind") == "tool") & (pl.col("status") == "error")
-T1 = dt.datetime(2026, 3, 5, tzinfo=dt.UTC)
+T1 = dt.datetime(2025, 3, 10, tzinfo=dt.UTC)
+T2 = dt.datetime(2025, 3, 10, 12, tzinfo=dt.UTC)
 
-# (rule, the same filter written by hand over the traces frame t and the spans s)
-CASES: list[tuple[str, Expected]] = [
+# (rule, the same filter written by hand over the traces frame t and the spans s), run on the
+# demo generator's traces
+DEMO: list[tuple[str, Expected]] = [
     # comparisons on numbers, with durations
     ("eval.faithfulness < 0.5", lambda t, s: t.filter(pl.col("eval.faithfulness") < 0.5)),
     ("duration_ms > 5s", lambda t, s: t.filter(pl.col("duration_ms") > 5000)),
     ("duration_ms <= 1500ms", lambda t, s: t.filter(pl.col("duration_ms") <= 1500)),
-    ("duration_ms >= 0.5m", lambda t, s: t.filter(pl.col("duration_ms") >= 30000)),
+    ("duration_ms >= 0.1m", lambda t, s: t.filter(pl.col("duration_ms") >= 6000)),
     ("n_tool != 0", lambda t, s: t.filter(pl.col("n_tool") != 0)),
     ("2 <= n_llm", lambda t, s: t.filter(pl.col("n_llm") >= 2)),
-    ("cost_usd > 0.01", lambda t, s: t.filter(pl.col("cost_usd") > 0.01)),
+    ("cost_usd > 0.001", lambda t, s: t.filter(pl.col("cost_usd") > 0.001)),
     ("n_llm > n_tool", lambda t, s: t.filter(pl.col("n_llm") > pl.col("n_tool"))),
     # strings, enums, labels, times
     ('status == "error"', lambda t, s: t.filter(pl.col("status") == "error")),
@@ -63,9 +60,8 @@ CASES: list[tuple[str, Expected]] = [
         'eval.faithfulness.label == "unfaithful"',
         lambda t, s: t.filter(pl.col("eval.faithfulness.label") == "unfaithful"),
     ),
-    ('user_id == "u5"', lambda t, s: t.filter(pl.col("user_id") == "u5")),
-    ('user_id > "u50"', lambda t, s: t.filter(pl.col("user_id") > "u50")),
-    ('start_time > "2026-03-05"', lambda t, s: t.filter(pl.col("start_time") > T1)),
+    ('user_id > "usr_8"', lambda t, s: t.filter(pl.col("user_id") > "usr_8")),
+    ('start_time > "2025-03-10"', lambda t, s: t.filter(pl.col("start_time") > T1)),
     # booleans, virtual fields
     ("has_error", lambda t, s: t.filter(pl.col("error_count") > 0)),
     ("not has_error", lambda t, s: t.filter(~(pl.col("error_count") > 0))),
@@ -75,36 +71,50 @@ CASES: list[tuple[str, Expected]] = [
         lambda t, s: t.filter(pl.col("status").is_in(pl.Series(["error", "unset"]).implode())),
     ),
     (
-        'user_id not in ["u1", "u2", "u3"]',
-        lambda t, s: t.filter(~pl.col("user_id").is_in(pl.Series(["u1", "u2", "u3"]).implode())),
+        'eval.user_feedback.label not in ["thumbs_up"]',
+        lambda t, s: t.filter(
+            ~pl.col("eval.user_feedback.label").is_in(pl.Series(["thumbs_up"]).implode())
+        ),
     ),
-    ("n_llm in [1, 3]", lambda t, s: t.filter(pl.col("n_llm").is_in(pl.Series([1, 3]).implode()))),
+    (
+        "n_llm in [1, 3]",
+        lambda t, s: t.filter(pl.col("n_llm").is_in(pl.Series([1, 3]).implode())),
+    ),
     ('"prod" in tags', lambda t, s: t.filter(pl.col("tags").list.contains("prod"))),
-    ('"vip" not in tags', lambda t, s: t.filter(~pl.col("tags").list.contains("vip"))),
-    ('"gpt-4o" in models', lambda t, s: t.filter(pl.col("models").list.contains("gpt-4o"))),
-    ('"shipped" in output', lambda t, s: t.filter(pl.col("output").str.contains("shipped"))),
+    ('"staging" not in tags', lambda t, s: t.filter(~pl.col("tags").list.contains("staging"))),
+    (
+        '"gpt-4o-2024-08-06" in models',
+        lambda t, s: t.filter(pl.col("models").list.contains("gpt-4o-2024-08-06")),
+    ),
+    ('"refund" in output', lambda t, s: t.filter(pl.col("output").str.contains("refund"))),
     # contains / matches
     (
         'output contains "Refund"',
         lambda t, s: t.filter(pl.col("output").str.contains("Refund", literal=True)),
     ),
-    ('tags contains "beta"', lambda t, s: t.filter(pl.col("tags").list.contains("beta"))),
+    ('tags contains "streaming"', lambda t, s: t.filter(pl.col("tags").list.contains("streaming"))),
     (
-        "output matches /as an ai language model/i",
-        lambda t, s: t.filter(pl.col("output").str.contains("(?i)as an ai language model")),
+        "output matches /sorry for the trouble/i",
+        lambda t, s: t.filter(pl.col("output").str.contains("(?i)sorry for the trouble")),
     ),
     (
-        r'output matches "order \d+"',
-        lambda t, s: t.filter(pl.col("output").str.contains(r"order \d+")),
+        r'output matches "order NW-\d+"',
+        lambda t, s: t.filter(pl.col("output").str.contains(r"order NW-\d+")),
     ),
     (
-        "output not matches /^Your/",
-        lambda t, s: t.filter(~pl.col("output").str.contains("^Your")),
+        "output not matches /^Thanks/",
+        lambda t, s: t.filter(~pl.col("output").str.contains("^Thanks")),
     ),
     # null tests, between
-    ("eval.faithfulness is null", lambda t, s: t.filter(pl.col("eval.faithfulness").is_null())),
-    ("user_id is not null", lambda t, s: t.filter(pl.col("user_id").is_not_null())),
-    ("metadata is null", lambda t, s: t.filter(pl.col("metadata").is_null())),
+    ("eval.tool_use is null", lambda t, s: t.filter(pl.col("eval.tool_use").is_null())),
+    (
+        "eval.tool_use.label is not null",
+        lambda t, s: t.filter(pl.col("eval.tool_use.label").is_not_null()),
+    ),
+    (
+        "eval.user_feedback is not null",
+        lambda t, s: t.filter(pl.col("eval.user_feedback").is_not_null()),
+    ),
     (
         "duration_ms between 1s and 3s",
         lambda t, s: t.filter(pl.col("duration_ms").is_between(1000, 3000)),
@@ -115,50 +125,49 @@ CASES: list[tuple[str, Expected]] = [
     ),
     # functions
     ("len(tags) >= 2", lambda t, s: t.filter(pl.col("tags").list.len() >= 2)),
-    ("len(output) > 30", lambda t, s: t.filter(pl.col("output").str.len_chars() > 30)),
+    ("len(output) > 200", lambda t, s: t.filter(pl.col("output").str.len_chars() > 200)),
     (
-        'lower(output) contains "as an ai"',
-        lambda t, s: t.filter(pl.col("output").str.to_lowercase().str.contains("as an ai")),
+        'lower(output) contains "sorry"',
+        lambda t, s: t.filter(pl.col("output").str.to_lowercase().str.contains("sorry")),
     ),
     (
-        'upper(metadata.region) == "EU"',
-        lambda t, s: t.filter(_meta("$.region").str.to_uppercase() == "EU"),
+        'upper(metadata.region) == "US-EAST-1"',
+        lambda t, s: t.filter(_meta("$.region").str.to_uppercase() == "US-EAST-1"),
     ),
     # metadata paths
     ('metadata.tier == "enterprise"', lambda t, s: t.filter(_meta("$.tier") == "enterprise")),
     (
-        "metadata.latency_budget > 5000",
-        lambda t, s: t.filter(_meta("$.latency_budget").cast(pl.Float64) > 5000),
-    ),
-    ("metadata.vip == true", lambda t, s: t.filter(_meta("$.vip") == "true")),
-    ("metadata.vip", lambda t, s: t.filter(_meta("$.vip") == "true")),
-    (
-        "metadata.customer.`plan-name` == 'plus'",
-        lambda t, s: t.filter(_meta("$.customer['plan-name']") == "plus"),
+        'metadata.demo.failure_mode == "hallucinated_reference"',
+        lambda t, s: t.filter(_meta("$.demo.failure_mode") == "hallucinated_reference"),
     ),
     (
-        'metadata.region in ["eu", "ap"]',
-        lambda t, s: t.filter(_meta("$.region").is_in(pl.Series(["eu", "ap"]).implode())),
+        'metadata.region in ["us-east-1", "ap-southeast-2"]',
+        lambda t, s: t.filter(
+            _meta("$.region").is_in(pl.Series(["us-east-1", "ap-southeast-2"]).implode())
+        ),
     ),
-    ("metadata.nothing is null", lambda t, s: t),
+    (
+        'metadata.app_version > "2.3.0"',
+        lambda t, s: t.filter(_meta("$.app_version") > "2.3.0"),
+    ),
     # boolean structure
     (
-        "eval.faithfulness < 0.5 and duration_ms > 5s",
-        lambda t, s: t.filter((pl.col("eval.faithfulness") < 0.5) & (pl.col("duration_ms") > 5000)),
+        "eval.faithfulness < 0.5 and duration_ms > 2s",
+        lambda t, s: t.filter((pl.col("eval.faithfulness") < 0.5) & (pl.col("duration_ms") > 2000)),
     ),
     (
-        'status == "error" or "vip" in tags or n_tool == 2',
+        'status == "error" or "staging" in tags or n_tool == 2',
         lambda t, s: t.filter(
             (pl.col("status") == "error")
-            | pl.col("tags").list.contains("vip")
+            | pl.col("tags").list.contains("staging")
             | (pl.col("n_tool") == 2)
         ),
     ),
     (
-        'not (metadata.tier == "free" or n_llm == 1) and user_id is not null',
+        'not (metadata.tier == "free" or n_llm == 1) and eval.tool_use is not null',
         lambda t, s: t.filter(
             ~((_meta("$.tier") == "free") | (pl.col("n_llm") == 1))
-            & pl.col("user_id").is_not_null()
+            & pl.col("eval.tool_use").is_not_null()
         ),
     ),
     # span quantifiers
@@ -181,8 +190,8 @@ CASES: list[tuple[str, Expected]] = [
         ),
     ),
     (
-        'count(span.kind == "llm") >= 2',
-        lambda t, s: _semi(t, _by_trace(s, pl.col("kind") == "llm").filter(pl.col("hits") >= 2)),
+        'count(span.kind == "llm") >= 3',
+        lambda t, s: _semi(t, _by_trace(s, pl.col("kind") == "llm").filter(pl.col("hits") >= 3)),
     ),
     (
         'count(span.kind == "tool") == 0',
@@ -214,55 +223,93 @@ CASES: list[tuple[str, Expected]] = [
         lambda t, s: _semi(t, _by_trace(s, pl.col("kind") == "tool").filter(pl.col("hits") == 1)),
     ),
     (
-        'any(span.tool_name in ["refund"] and span.tool_arguments.amount > 400)',
+        'any(span.status_message contains "Timeout")',
+        lambda t, s: _semi(t, s.filter(pl.col("status_message").str.contains("Timeout"))),
+    ),
+    (
+        'any(span.tool_name in ["get_order"] and span.tool_arguments.order_id matches /NW-0/)',
         lambda t, s: _semi(
             t,
             s.filter(
-                pl.col("tool_name").is_in(pl.Series(["refund"]).implode())
-                & (_meta("$.amount", "tool_arguments").cast(pl.Float64) > 400)
+                pl.col("tool_name").is_in(pl.Series(["get_order"]).implode())
+                & _meta("$.order_id", "tool_arguments").str.contains("NW-0")
             ),
         ),
+    ),
+    (
+        'any(span.model == "mistral-large-2411") and "prod" in tags and duration_ms > 2s',
+        lambda t, s: _semi(
+            t.filter(pl.col("tags").list.contains("prod") & (pl.col("duration_ms") > 2000)),
+            s.filter(pl.col("model") == "mistral-large-2411"),
+        ),
+    ),
+    (
+        'not any(span.kind == "guardrail")',
+        lambda t, s: _anti(t, s.filter(pl.col("kind") == "guardrail")),
+    ),
+    (
+        'any(lower(span.name) contains "order" and span.tags is null)',
+        lambda t, s: _semi(
+            t,
+            s.filter(
+                pl.col("name").str.to_lowercase().str.contains("order") & pl.col("tags").is_null()
+            ),
+        ),
+    ),
+    (
+        'any(span.start_time > "2025-03-10T12:00:00Z" and span.duration_ms > 1s)',
+        lambda t, s: _semi(
+            t, s.filter((pl.col("start_time") > T2) & (pl.col("duration_ms") > 1000))
+        ),
+    ),
+]
+
+# Constructs the demo's data do not exercise (numbers and booleans inside JSON metadata,
+# missing metadata, attribute keys with dots), on the hand-built traces of test_rules_data
+HAND: list[tuple[str, Expected]] = [
+    (
+        "metadata.latency_budget > 5000",
+        lambda t, s: t.filter(_meta("$.latency_budget").cast(pl.Float64) > 5000),
+    ),
+    ("metadata.vip == true", lambda t, s: t.filter(_meta("$.vip") == "true")),
+    ("metadata.vip", lambda t, s: t.filter(_meta("$.vip") == "true")),
+    (
+        "metadata.customer.`plan-name` == 'plus'",
+        lambda t, s: t.filter(_meta("$.customer['plan-name']") == "plus"),
+    ),
+    ("metadata is null", lambda t, s: t.filter(pl.col("metadata").is_null())),
+    ("metadata.nothing is null", lambda t, s: t),
+    (
+        "output matches /as an ai language model/i",
+        lambda t, s: t.filter(pl.col("output").str.contains("(?i)as an ai language model")),
     ),
     (
         'any(span.attributes.`llm.model_name` == "gpt-4o")',
         lambda t, s: _semi(t, s.filter(_meta("$['llm.model_name']", "attributes") == "gpt-4o")),
     ),
     (
-        'any(span.model == "llama-3.1-70b") and "prod" in tags and duration_ms > 2s',
-        lambda t, s: _semi(
-            t.filter(pl.col("tags").list.contains("prod") & (pl.col("duration_ms") > 2000)),
-            s.filter(pl.col("model") == "llama-3.1-70b"),
-        ),
-    ),
-    (
-        'not any(span.kind == "retriever")',
-        lambda t, s: _anti(t, s.filter(pl.col("kind") == "retriever")),
-    ),
-    (
-        'any(lower(span.name) contains "tool" and len(span.tags) == 0)',
-        lambda t, s: _semi(
-            t,
-            s.filter(
-                pl.col("name").str.to_lowercase().str.contains("tool")
-                & (pl.col("tags").list.len() == 0)
-            ),
-        ),
-    ),
-    (
-        'any(span.start_time > "2026-03-05T12:00:00Z" and span.duration_ms > 1s)',
-        lambda t, s: _semi(
-            t,
-            s.filter(
-                (pl.col("start_time") > dt.datetime(2026, 3, 5, 12, tzinfo=dt.UTC))
-                & (pl.col("duration_ms") > 1000)
-            ),
-        ),
+        "any(span.tool_arguments.amount > 400)",
+        lambda t, s: _semi(t, s.filter(_meta("$.amount", "tool_arguments").cast(pl.Float64) > 400)),
     ),
 ]
+CASES = [("demo", *c) for c in DEMO] + [("hand", *c) for c in HAND]
 
 
-@pytest.mark.parametrize(("text", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_dsl_matches_hand_written_polars(traces: tm.Traces, text: str, expected: Expected) -> None:
+@pytest.fixture(scope="module")
+def data() -> dict[str, tm.Traces]:
+    return {"demo": demo_traces(1500, seed=11), "hand": hand_traces(1500, seed=11)}
+
+
+@pytest.fixture(scope="module")
+def traces(data: dict[str, tm.Traces]) -> tm.Traces:
+    return data["demo"]
+
+
+@pytest.mark.parametrize(("which", "text", "expected"), CASES, ids=[c[1] for c in CASES])
+def test_dsl_matches_hand_written_polars(
+    data: dict[str, tm.Traces], which: str, text: str, expected: Expected
+) -> None:
+    traces = data[which]
     t, s = traces.traces, traces.spans
     want = expected(t, s).get_column("trace_id").to_list()
     got = tm.rule(text).filter(traces).get_column("trace_id").to_list()
@@ -316,13 +363,14 @@ def test_rule_runs_on_a_plain_frame_with_spans_beside_it(traces: tm.Traces) -> N
 
 def test_null_semantics_follow_polars(traces: tm.Traces) -> None:
     t = traces.traces
-    missing = t.filter(pl.col("eval.faithfulness").is_null()).height
+    missing = t.filter(pl.col("eval.tool_use").is_null()).height
     assert missing > 0
-    low = tm.rule("eval.faithfulness < 0.5").filter(traces).height
-    not_low = tm.rule("not eval.faithfulness < 0.5").filter(traces).height
+    low = tm.rule("eval.tool_use < 0.5").filter(traces).height
+    not_low = tm.rule("not eval.tool_use < 0.5").filter(traces).height
+    assert low and not_low
     # a comparison with a missing value is neither true nor false: such traces match neither
     assert low + not_low + missing == t.height
-    either = tm.rule("eval.faithfulness < 0.5 or eval.faithfulness is null").filter(traces)
+    either = tm.rule("eval.tool_use < 0.5 or eval.tool_use is null").filter(traces)
     assert either.height == low + missing
 
 
@@ -345,15 +393,15 @@ def test_keywords_are_case_insensitive_and_comments_allowed(traces: tm.Traces) -
 def test_multi_line_rules_and_string_escapes(traces: tm.Traces) -> None:
     text = """
         duration_ms > 2s
-        and (output contains 'Refund issued' or output contains "I could not")
+        and (output contains 'refund' or output contains "Sorry for the trouble")
     """
     got = tm.rule(text).filter(traces).get_column("trace_id").to_list()
     want = (
         traces.traces.filter(
             (pl.col("duration_ms") > 2000)
             & (
-                pl.col("output").str.contains("Refund issued", literal=True)
-                | pl.col("output").str.contains("I could not", literal=True)
+                pl.col("output").str.contains("refund", literal=True)
+                | pl.col("output").str.contains("Sorry for the trouble", literal=True)
             )
         )
         .get_column("trace_id")

@@ -1,9 +1,10 @@
 """Realistic traces for the rule, sampling and automation tests (no tests in this module).
 
-``demo_traces(n, seed)`` is the demo generator's output when :mod:`tracemark.demo` works, else
-``hand_traces(n, seed)``: agent traces built here with numpy (a root agent span, LLM calls
-on three models, tools that sometimes fail, a retriever), with tags, JSON metadata and two
-evaluators, so every DSL construct has something to bite on.
+``demo_traces(n, seed)`` is the demo generator's output (:func:`tracemark.demo.generate`);
+``hand_traces(n, seed)`` builds agent traces here (a root agent span, LLM calls on three
+models, tools that sometimes fail, a retriever) with what the demo's data lack: numbers and
+booleans inside JSON metadata, traces without metadata, attribute keys with dots, tool
+arguments with amounts.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ PHRASES = (
 def hand_traces(n: int = 1500, seed: int = 0) -> tm.Traces:
     """``n`` agent traces with spans and evaluations, all drawn from ``seed``."""
     rng = np.random.default_rng(seed)
-    tids = [f"{x:032x}" for x in rng.integers(0, 2**62, size=n, dtype=np.int64)]
+    tids = [f"{a:016x}{b:016x}" for a, b in rng.integers(0, 2**63 - 1, size=(n, 2))]
     starts = T0 + pl.Series(np.sort(rng.integers(0, 7 * 86400 * 10**3, size=n)) * 1000).cast(
         pl.Duration("us")
     )
@@ -148,10 +149,5 @@ def hand_traces(n: int = 1500, seed: int = 0) -> tm.Traces:
 
 
 def demo_traces(n: int = 1500, seed: int = 0) -> tm.Traces:
-    """The demo generator's traces if it runs here, else :func:`hand_traces`."""
-    try:
-        from tracemark.demo import generate
-
-        return generate(n, seed=seed)
-    except Exception:
-        return hand_traces(n, seed)
+    """The demo generator's ``n`` traces for ``seed``."""
+    return tm.demo.generate(n, seed=seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import tracemark as tm
-from test_rules_data import hand_traces
+from test_rules_data import demo_traces
 from tracemark.rules import RuleError
 
 # (rule, words the message must contain, column of the caret (1-based), caret width, suggestion)
@@ -102,7 +102,7 @@ def test_syntax_errors(
 
 @pytest.fixture(scope="module")
 def traces() -> tm.Traces:
-    return hand_traces(200, seed=3)
+    return demo_traces(200, seed=3)
 
 
 @pytest.mark.parametrize(
@@ -144,9 +144,9 @@ def test_type_errors_come_before_any_data_is_read() -> None:
     with pytest.raises(RuleError, match="type mismatch"):
         tm.rule('n_spans == "many"')
     # an evaluation not known yet is accepted until real traces are given
-    r = tm.rule("eval.toxicity > 0.5")
-    with pytest.raises(RuleError, match=r"unknown evaluation 'eval\.toxicity'"):
-        r.filter(hand_traces(20, seed=1))
+    r = tm.rule("eval.sarcasm > 0.5")
+    with pytest.raises(RuleError, match=r"unknown evaluation 'eval\.sarcasm'"):
+        r.filter(demo_traces(20, seed=1))
 
 
 def test_rule_error_is_a_value_error() -> None:
