@@ -13,6 +13,7 @@ import krippendorff
 import numpy as np
 import polars as pl
 import pytest
+import vl_convert
 
 import tracemark as tm
 from tracemark.analysis import reliability as rel
@@ -573,6 +574,7 @@ def test_chart_validates_and_html_summary() -> None:
     assert isinstance(chart, alt.TopLevelMixin)
     spec = chart.to_dict()  # validates against the Vega-Lite schema
     assert "layer" in spec
+    assert vl_convert.vegalite_to_svg(spec).startswith("<svg")  # and renders in Vega
     html = result._repr_html_()
     assert "alpha_interval" in html and "0.849" in html
     assert "send_to(queue)" in html

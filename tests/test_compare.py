@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.stats
+import vl_convert
 
 import tracemark as tm
 from tracemark.analysis._long import LABELS_SCHEMA
@@ -160,6 +161,7 @@ def test_tau_bench_reward_against_a_boolean_label_threshold_sweep(tau: dict) -> 
     # Charts: the sweep beside the confusion matrix, valid Vega-Lite.
     spec = result.chart().to_dict()
     assert "hconcat" in spec
+    assert vl_convert.vegalite_to_svg(spec).startswith("<svg")
     html = result._repr_html_()
     assert "task_solved" in html and "reward" in html and "confusion matrix" in html
 
@@ -286,6 +288,7 @@ def test_multiclass_confusion_per_class_and_kappa_against_plain_counts() -> None
         assert row["f1"] == pytest.approx(f1s[-1])
     assert result.metric("macro_f1") == pytest.approx(np.mean(f1s))
     assert result.disagreements.height == n - np.trace(matrix)
+    assert vl_convert.vegalite_to_svg(result.chart().to_dict()).startswith("<svg")
     assert result.chart().to_dict()["layer"]
 
 
@@ -357,7 +360,7 @@ def test_threshold_sweep_best_threshold_and_auc_against_brute_force() -> None:
     low = tm.compare(labels, flipped, higher_is_positive=False)
     assert low.metric("best_f1") == pytest.approx(best_f1)
     assert low.best_threshold == pytest.approx(-best_t)
-    assert low.chart().to_dict()["hconcat"]
+    assert vl_convert.vegalite_to_svg(low.chart().to_dict()).startswith("<svg")
 
 
 # -- numeric labels --------------------------------------------------------------------------------
@@ -384,7 +387,7 @@ def test_numeric_label_against_scores_matches_scipy() -> None:
     assert result.metric("mae") == pytest.approx(np.mean(np.abs(judge - human)))
     assert result.metric("rmse") == pytest.approx(np.sqrt(np.mean((judge - human) ** 2)))
     assert result.disagreements.height == int(np.sum(np.abs(judge - human) > 1.0))
-    assert result.chart().to_dict()["layer"]
+    assert vl_convert.vegalite_to_svg(result.chart().to_dict()).startswith("<svg")
     # Default tolerance: a quarter of the observed range of both sides (here 4 -> 1.0).
     assert tm.compare(labels, evals).metric("tolerance") == pytest.approx(1.0)
 

@@ -6,10 +6,12 @@ import datetime as dt
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from pathlib import Path
 
 import altair as alt
 import polars as pl
 import pytest
+import vl_convert
 
 import tracemark as tm
 from tracemark.analysis import charts
@@ -166,6 +168,22 @@ def test_failure_mode_charts_are_valid_vega_lite_and_render_in_jupyter() -> None
     bundle = bundle[0] if isinstance(bundle, tuple) else bundle
     assert "vegaEmbed" in bundle["text/html"]
     assert json.dumps(spec["facet"]) in bundle["text/html"]
+    # Valid specs can still fail at run time in Vega: render them for real (vl-convert runs
+    # the same Vega, offline), for every kind of time bucket.
+    for every in ("30m", "1h", "1d", "2d", "1w", "1mo", "1q", "1y"):
+        counts = tm.failure_mode_counts(labels, traces, by="time", every=every)
+        assert render(charts.failure_modes_chart(counts, by="time", every=every))
+        throughput = tm.reviewer_throughput(throughput_labels(), every=every)
+        assert render(charts.throughput_chart(throughput, every=every))
+        progress = tm.review_progress(throughput_labels(), every=every)
+        assert render(charts.progress_chart(progress))
+    assert render(charts.failure_modes_chart(tm.failure_mode_counts(labels)))
+
+
+def render(chart: alt.TopLevelMixin) -> bool:
+    """Render with Vega (offline, through vl-convert); True when an SVG with marks came out."""
+    svg = vl_convert.vegalite_to_svg(chart.to_dict())
+    return svg.startswith("<svg") and "<path" in svg
 
 
 def throughput_labels() -> pl.DataFrame:
@@ -226,3 +244,62 @@ def test_review_progress_counts_an_item_when_its_overlap_is_reached() -> None:
     assert "layer" in spec
     with pytest.raises(ValueError, match="at least 1"):
         tm.review_progress(labels, reviewers_per_item=0)
+
+
+def test_starter_failure_mode_schema_extends_validates_and_feeds_the_summaries(
+    tmp_path: Path,
+) -> None:
+    from tracemark.labels import Categorical, LabelSchema, LabelValidationError, Score
+    from tracemark.store import Store
+
+    schema = tm.failure_mode_schema()
+    assert schema.names == ["failure_modes", "severity", "acceptable", "corrected_output"]
+    modes = schema["failure_modes"]
+    assert isinstance(modes, Categorical) and modes.multiple
+    assert list(modes.values) == [
+        "irrelevant_response", "hallucinated_reference", "tone_mismatch", "overly_verbose",
+        "incomplete_reasoning", "wrong_tool_use",
+    ]  # fmt: skip
+    assert list(tm.FAILURE_MODES) == list(modes.values)
+    assert all(f"`{m}`" in schema.guidelines for m in modes.values)
+    assert LabelSchema.from_dict(json.loads(json.dumps(schema.to_dict()))) == schema
+    # A team extends it with its own modes and labels.
+    team = tm.failure_mode_schema(
+        {"unsafe_advice": "Advice that could hurt someone."},
+        labels=[Score("helpfulness", min=0, max=1)],
+    )
+    assert team["failure_modes"].values[-1] == "unsafe_advice"
+    assert "Advice that could hurt someone." in team.guidelines
+    assert team.names[-1] == "helpfulness"
+    with pytest.raises(ValueError, match="already in the starter schema"):
+        tm.failure_mode_schema(["tone_mismatch"])
+    # Validation comes from the label types.
+    with pytest.raises(LabelValidationError) as err:
+        schema.validate({"failure_modes": ["made_up"], "severity": 9}, submit=True)
+    assert {e["label"] for e in err.value.errors} == {"failure_modes", "severity", "acceptable"}
+    # Reviewers label through a real queue; the summaries read queue.labels() as it is.
+    store = Store(tmp_path / "store", writer="test")
+    queue = store.queue("failures", schema=schema)
+    queue.add(sorted(TRACES))
+    for (tid, who), chosen in MODES.items():
+        if who != "alice":
+            continue
+        values = {"failure_modes": chosen, "acceptable": not chosen}
+        if chosen:
+            values |= {"severity": len(chosen) + 1, "corrected_output": f"better answer {tid}"}
+        queue.label(tid, "alice", values, submit=True)
+    counts = tm.failure_mode_counts(queue, make_traces(), by="model")
+    expected = expected_counts(lambda tid, who: TRACES[tid][0] if who == "alice" else [])
+    assert observed(counts, "model") == expected
+    golden = tm.golden_dataset(make_traces(), queue.labels())
+    fixes = dict(golden.frame.select("item_id", "corrected_output").drop_nulls().iter_rows())
+    assert fixes == {
+        t: f"better answer {t}" for (t, who), c in MODES.items() if who == "alice" and c
+    }
+    # Progress straight from the queue: its items give the total, its overlap the target.
+    progress = tm.review_progress(queue)
+    assert progress.get_column("completed").to_list()[-1] == 5  # alice labeled all five
+    assert progress.get_column("share").to_list()[-1] == 1.0
+    throughput = tm.reviewer_throughput(queue)
+    assert throughput.get_column("reviewer").unique().to_list() == ["alice"]
+    assert throughput.get_column("items").sum() == 5

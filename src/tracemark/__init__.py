@@ -41,11 +41,13 @@ from tracemark.review import Review, TraceView
 from tracemark.analysis import (
     AgreementResult,
     Comparison,
+    FAILURE_MODES,
     agreement,
     compare,
     failure_mode_counts,
     review_progress,
     reviewer_throughput,
+    failure_mode_schema,
 )
 from tracemark.export import (
     GoldenDataset,
@@ -58,6 +60,7 @@ from tracemark.export import (
 __all__ = [
     "AgreementResult",
     "Boolean",
+    "FAILURE_MODES",
     "Categorical",
     "Comparison",
     "Dataset",
@@ -85,6 +88,7 @@ __all__ = [
     "failure_mode_counts",
     "golden_dataset",
     "load",
+    "failure_mode_schema",
     "load_datadog",
     "load_langfuse",
     "load_langsmith",

@@ -31,6 +31,30 @@ def _temporal(frame: pl.DataFrame, column: str) -> bool:
     return isinstance(frame.schema[column], pl.Datetime | pl.Date)
 
 
+#: Polars bucket sizes that have a Vega-Lite time unit (bars then span their bucket).
+_TIME_UNITS: dict[str, tuple[str, dict[str, object] | None]] = {
+    "1h": ("yearmonthdatehours", None),
+    "1d": ("yearmonthdate", {"interval": "day", "step": 1}),
+    "1w": ("yearweek", {"interval": "week", "step": 1}),
+    "1mo": ("yearmonth", {"interval": "month", "step": 1}),
+    "1q": ("yearquarter", {"interval": "month", "step": 3}),
+    "1y": ("year", {"interval": "year", "step": 1}),
+}
+
+
+def _time_axis(
+    frame: pl.DataFrame, column: str, every: str, *, title: str | None = ""
+) -> tuple[pl.DataFrame, alt.X]:
+    """An x axis for time buckets: a time unit when ``every`` has one, else ordered labels."""
+    name = column if title == "" else title
+    if every in _TIME_UNITS:
+        unit, ticks = _TIME_UNITS[every]
+        axis = alt.Axis(tickCount=ticks) if ticks else alt.Axis()
+        return frame, alt.X(f"{column}:T", timeUnit=unit, title=name, axis=axis)  # type: ignore[arg-type]
+    labelled = frame.with_columns(pl.col(column).dt.strftime("%Y-%m-%d %H:%M").alias("_bucket"))
+    return labelled, alt.X("_bucket:O", title=name, sort="ascending")
+
+
 def agreement_chart(summary: pl.DataFrame, *, confidence: float = 0.95) -> alt.Chart:
     """Each coefficient's estimate with its bootstrap interval, a row per label."""
     data = summary.filter(pl.col("estimate").is_not_null()).with_columns(
@@ -169,26 +193,39 @@ def scatter_chart(
 
 
 def failure_modes_chart(
-    counts: pl.DataFrame, *, by: str | Sequence[str] | None = None, measure: str = "items"
-) -> alt.Chart:
-    """Stacked bars of failure-mode counts per group (``by``), faceted by label."""
+    counts: pl.DataFrame,
+    *,
+    by: str | Sequence[str] | None = None,
+    measure: str = "items",
+    every: str = "1d",
+) -> alt.Chart | alt.FacetChart:
+    """Stacked bars of failure-mode counts per group (``by``), a panel per label.
+
+    ``measure`` is ``"items"`` (distinct items), ``"count"`` (ratings) or ``"share"``. For a
+    time column, ``every`` is the bucket size given to the counts (a bar per bucket).
+    """
     by_cols = [by] if isinstance(by, str) else list(by or [])
     by_cols = [c for c in by_cols if c in counts.columns]
     group = by_cols[0] if by_cols else None
+    data = counts
     if group is None:
-        x = alt.X(f"{measure}:Q", title=measure)
-        enc = {"y": alt.Y("category:N", sort="-x", title=None), "x": x}
-    else:
-        kind = "T" if _temporal(counts, group) else "N"
         enc = {
-            "x": alt.X(f"{group}:{kind}", title=group),
+            "y": alt.Y("category:N", sort="-x", title=None),
+            "x": alt.X(f"{measure}:Q", title=measure),
+        }
+    elif _temporal(counts, group):
+        data, x = _time_axis(counts, group, every)
+        enc = {"x": x, "y": alt.Y(f"{measure}:Q", stack="zero", title=measure)}
+    else:
+        enc = {
+            "x": alt.X(f"{group}:N", title=group),
             "y": alt.Y(f"{measure}:Q", stack="zero", title=measure),
         }
     chart = (
-        alt.Chart(counts)
+        alt.Chart(data)
         .mark_bar()
         .encode(
-            color=alt.Color("category:N", title="failure mode"),
+            color=alt.Color("category:N", title="category"),
             tooltip=[
                 *by_cols,
                 "label",
@@ -203,17 +240,22 @@ def failure_modes_chart(
         .properties(width=360, height=200)
     )
     if counts.get_column("label").n_unique() > 1:
-        return chart.facet(row=alt.Row("label:N", title=None)).properties(title="Failure modes")
+        return (
+            chart.facet(row=alt.Row("label:N", title=None))
+            .resolve_scale(color="independent", y="independent")
+            .properties(title="Failure modes")
+        )
     return chart.properties(title="Failure modes")
 
 
-def throughput_chart(throughput: pl.DataFrame) -> alt.Chart:
-    """Items submitted per reviewer and time bucket."""
+def throughput_chart(throughput: pl.DataFrame, *, every: str = "1d") -> alt.Chart:
+    """Items submitted per reviewer and time bucket (``every``, as given to the summary)."""
+    data, x = _time_axis(throughput, "bucket", every, title=None)
     return (
-        alt.Chart(throughput)
+        alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("bucket:T", title=None),
+            x=x,
             y=alt.Y("items:Q", title="items submitted", stack="zero"),
             color=alt.Color("reviewer:N"),
             tooltip=[
