@@ -39,15 +39,15 @@ from tracemark.review import Review, TraceView
 
 # -- analysis and export -----------------------------------------------------------------------
 from tracemark.analysis import (
+    FAILURE_MODES,
     AgreementResult,
     Comparison,
-    FAILURE_MODES,
     agreement,
     compare,
     failure_mode_counts,
+    failure_mode_schema,
     review_progress,
     reviewer_throughput,
-    failure_mode_schema,
 )
 from tracemark.export import (
     GoldenDataset,
@@ -58,9 +58,9 @@ from tracemark.export import (
 )
 
 __all__ = [
+    "FAILURE_MODES",
     "AgreementResult",
     "Boolean",
-    "FAILURE_MODES",
     "Categorical",
     "Comparison",
     "Dataset",
@@ -86,9 +86,9 @@ __all__ = [
     "compare",
     "demo",
     "failure_mode_counts",
+    "failure_mode_schema",
     "golden_dataset",
     "load",
-    "failure_mode_schema",
     "load_datadog",
     "load_langfuse",
     "load_langsmith",
