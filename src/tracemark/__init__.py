@@ -32,7 +32,9 @@ from tracemark.queue import Item, Queue
 from tracemark.store import EventLog, Store, StoreError
 
 # -- rules, sampling, automations --------------------------------------------------------------
+from tracemark.automation import Automation, load_automations, save_automations
 from tracemark.rules import Rule, RuleError, rule
+from tracemark.rules.sampling import sample_mask, stable_uniform
 
 # -- review widget -----------------------------------------------------------------------------
 from tracemark.review import Review, TraceView
@@ -60,6 +62,7 @@ from tracemark.export import (
 __all__ = [
     "FAILURE_MODES",
     "AgreementResult",
+    "Automation",
     "Boolean",
     "Categorical",
     "Comparison",
@@ -89,6 +92,7 @@ __all__ = [
     "failure_mode_schema",
     "golden_dataset",
     "load",
+    "load_automations",
     "load_datadog",
     "load_langfuse",
     "load_langsmith",
@@ -97,6 +101,9 @@ __all__ = [
     "review_progress",
     "reviewer_throughput",
     "rule",
+    "sample_mask",
+    "save_automations",
+    "stable_uniform",
     "write_openai_jsonl",
     "write_preference_jsonl",
 ]
