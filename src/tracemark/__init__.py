@@ -10,6 +10,7 @@ from tracemark.model import Traces, read
 
 # -- ingest: tm.load and the readers -----------------------------------------------------------
 from tracemark.ingest import FormatDetectionError, IngestError, load
+from tracemark.ingest.conversations import load_conversations
 from tracemark.ingest.datadog import load_datadog
 from tracemark.ingest.langfuse import load_langfuse
 from tracemark.ingest.langsmith import load_langsmith
@@ -92,6 +93,7 @@ __all__ = [
     "failure_mode_schema",
     "golden_dataset",
     "load",
+    "load_conversations",
     "load_automations",
     "load_datadog",
     "load_langfuse",

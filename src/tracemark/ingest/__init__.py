@@ -19,6 +19,7 @@ from tracemark.ingest.registry import FORMATS, Format, Sample, register
 from tracemark.model import Traces, read
 
 # Reader modules register their formats when imported (one line per reader, keep sorted).
+from tracemark.ingest import conversations  # noqa: F401  # isort: skip
 from tracemark.ingest import datadog  # noqa: F401  # isort: skip
 from tracemark.ingest import langfuse  # noqa: F401  # isort: skip
 from tracemark.ingest import langsmith  # noqa: F401  # isort: skip
