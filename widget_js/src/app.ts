@@ -427,11 +427,13 @@ export class App {
   }
 
   private renderDetail(d: SpanDetail): void {
-    const parts: Child[] = [spanDetail(d, this.ctx)];
+    const body = spanDetail(d, this.ctx);
+    const parts: Child[] = [body];
     const p = this.payload;
     if (p && d.position === 0 && p.evaluations?.length) {
       const evals = evaluationList(p.evaluations, this.ctx);
-      parts.unshift(h("section", { class: "tm-sec tm-trace-evals" }, h("h4", { class: "tm-sec-title", text: "Trace evaluations" }), evals));
+      const sec = h("section", { class: "tm-sec tm-trace-evals" }, h("h4", { class: "tm-sec-title", text: "Trace evaluations" }), evals);
+      body.querySelector(".tm-detail-head")?.after(sec);
     }
     if (p && d.position === 0) {
       if (p.trace.input !== undefined && d.input === undefined && !d.input_messages) parts.push(h("section", { class: "tm-sec" }, h("h4", { class: "tm-sec-title", text: "Trace input" }), textBlock(p.trace.input, this.ctx, "auto")));
@@ -498,7 +500,7 @@ export class App {
   async submit(): Promise<void> {
     if (this.mode !== "review") return;
     const reply = await this.save(true);
-    if (reply && !reply.ok) this.toast("Not submitted: see the marked labels", "error");
+    if (reply && !reply.ok) this.toast(reply.errors?.length ? "Not submitted: see the marked labels" : `Not submitted: ${reply.error ?? "error"}`, "error");
   }
 
   async skip(): Promise<void> {

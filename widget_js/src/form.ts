@@ -24,6 +24,9 @@ interface Field {
   text?: HTMLTextAreaElement | HTMLInputElement;
   reasoningBox?: HTMLTextAreaElement;
   assessButtons?: [HTMLButtonElement, HTMLButtonElement];
+  /** Values of the option buttons and the digit that picks each ("" for none). */
+  options?: unknown[];
+  keys?: string[];
 }
 
 const MAX_SCORE_BUTTONS = 11;
@@ -96,18 +99,23 @@ export class LabelForm {
           : def.type === "score"
             ? (scoreOptions(def) as number[]).map((v) => ({ label: String(v), value: v }))
             : (def.values ?? []).map((v) => ({ label: v, value: v }));
+      // Digit keys: a score from 0 to 9 is picked by its own digit; otherwise option N by N
+      // (0 for the tenth).
+      const byValue = def.type === "score" && opts.every((o) => Number.isInteger(o.value) && (o.value as number) >= 0 && (o.value as number) <= 9);
+      const keys = opts.map((o, i) => (byValue ? String(o.value) : i < 9 ? String(i + 1) : i === 9 ? "0" : ""));
       const buttons = opts.map((o, i) =>
         h(
           "button",
           {
             class: "tm-opt",
-            attrs: { type: "button", tabindex: -1, "aria-pressed": "false" },
+            attrs: { type: "button", tabindex: -1, "aria-pressed": "false", "aria-keyshortcuts": keys[i] || null },
             on: { click: () => { this.setActive(index); this.choose(f, o.value); } },
           },
-          i < 9 ? h("span", { class: "tm-key", text: String(i + 1) }) : null,
+          keys[i] && keys[i] !== o.label ? h("span", { class: "tm-key", text: keys[i] }) : null,
           h("span", { text: o.label }),
         ),
       );
+      f.keys = keys;
       control.append(...buttons);
       f.sync = () => {
         buttons.forEach((b, i) => {
@@ -117,7 +125,7 @@ export class LabelForm {
           b.setAttribute("aria-pressed", String(on));
         });
       };
-      (f as Field & { options?: unknown[] }).options = opts.map((o) => o.value);
+      f.options = opts.map((o) => o.value);
     } else if (def.type === "score") {
       const input = h("input", {
         class: "tm-number",
@@ -230,15 +238,14 @@ export class LabelForm {
     this.setActive((this.active + delta + this.fields.length) % this.fields.length);
   }
 
-  /** Digit `n` (1-based) on the active field: pick that option. True when it did something. */
+  /** Digit `n` on the active field: pick the option it labels. True when it did something. */
   pick(n: number): boolean {
     const f = this.fields[this.active];
     if (!f) return false;
-    const options = (f as Field & { options?: unknown[] }).options;
-    if (!options) return false;
-    const idx = n === 0 ? 9 : n - 1;
-    if (idx < 0 || idx >= options.length) return false;
-    this.choose(f, options[idx]);
+    if (!f.options || !f.keys) return false;
+    const idx = f.keys.indexOf(String(n));
+    if (idx < 0) return false;
+    this.choose(f, f.options[idx]);
     return true;
   }
 

@@ -41,12 +41,32 @@ export function fmtTime(iso: string | null | undefined): string {
   return iso.replace("T", " ").replace(/\.\d+Z$/, "Z").replace(/Z$/, " UTC");
 }
 
+const INLINE = 64;
+
+/** JSON with two-space indents, short arrays of plain values kept on one line. */
+export function formatJson(value: unknown, indent = ""): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  const inner = indent + "  ";
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]";
+    const flat = value.every((v) => v === null || typeof v !== "object");
+    if (flat) {
+      const line = `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
+      if (line.length + indent.length <= INLINE + 16) return line;
+    }
+    return `[\n${value.map((v) => inner + formatJson(v, inner)).join(",\n")}\n${indent}]`;
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) return "{}";
+  return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${formatJson(v, inner)}`).join(",\n")}\n${indent}}`;
+}
+
 /** The text pretty-printed as JSON when it is a JSON object or array, else null. */
 export function prettyJson(text: string): string | null {
   const t = text.trim();
   if (!(t.startsWith("{") || t.startsWith("["))) return null;
   try {
-    return JSON.stringify(JSON.parse(t), null, 2);
+    return formatJson(JSON.parse(t));
   } catch {
     return null;
   }

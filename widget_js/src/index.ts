@@ -27,9 +27,21 @@ export function fallbackInvoke(model: AnyModel): Invoke {
 }
 
 function render({ model, el, experimental }: Pick<RenderProps, "model" | "el"> & { experimental?: Experimental }): () => void {
-  const invoke: Invoke = experimental?.invoke
-    ? (name, msg, opts) => experimental.invoke(name, msg, opts ?? {})
-    : fallbackInvoke(model);
+  const fallback = fallbackInvoke(model);
+  // Hosts without command support (marimo passes an invoke that only throws "not
+  // supported") get anywidget's protocol over model.send, which every host relays.
+  let native = Boolean(experimental?.invoke);
+  const invoke: Invoke = async (name, msg, opts) => {
+    if (native && experimental) {
+      try {
+        return await experimental.invoke(name, msg, opts ?? {});
+      } catch (err) {
+        if (!/not supported/i.test(String(err))) throw err;
+        native = false;
+      }
+    }
+    return fallback(name, msg, opts);
+  };
   const app = new App(model, el, invoke);
   return () => app.destroy();
 }

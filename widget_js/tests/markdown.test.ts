@@ -62,7 +62,9 @@ describe("text blocks", () => {
   });
 
   it("pretty-print JSON objects and leave other text alone", () => {
-    expect(textBlock('{"a":1,"b":[1,2]}', ctx, "json")!.textContent).toBe('{\n  "a": 1,\n  "b": [\n    1,\n    2\n  ]\n}');
+    expect(textBlock('{"a":1,"b":[1,2]}', ctx, "json")!.textContent).toBe('{\n  "a": 1,\n  "b": [1, 2]\n}');
+    const long = JSON.stringify({ rows: [{ id: 1, tags: ["a"] }, { id: 2, tags: [] }] });
+    expect(textBlock(long, ctx, "json")!.textContent).toBe('{\n  "rows": [\n    {\n      "id": 1,\n      "tags": ["a"]\n    },\n    {\n      "id": 2,\n      "tags": []\n    }\n  ]\n}');
     expect(textBlock("{not json", ctx, "json")!.textContent).toBe("{not json");
   });
 });

@@ -125,7 +125,7 @@ describe("the trace", () => {
     expect(roles).toEqual(["system", "user", "assistant"]);
     expect(detail.querySelector(".tm-toolcall-name")!.textContent).toBe("lookup_order");
     const args = detail.querySelector(".tm-toolcall .tm-json")!.textContent!;
-    expect(args).toBe(JSON.stringify({ order_id: "123", fields: ["status"] }, null, 2));
+    expect(args).toBe('{\n  "order_id": "123",\n  "fields": ["status"]\n}');
     expect(detail.textContent).toContain("gpt-4o-mini (openai)");
     expect(detail.textContent).toContain("420 in · 31 out");
     const ev = detail.querySelector(".tm-eval")!;
@@ -261,7 +261,9 @@ describe("the label form", () => {
     expect(fields.map((f) => f.dataset.label)).toEqual(["correct", "quality", "failure", "topic", "notes"]);
     expect(fields[0].querySelector(".tm-required")).not.toBeNull();
     expect(fields[1].querySelector(".tm-required")).toBeNull();
-    expect([...fields[1].querySelectorAll(".tm-opt")].map((b) => b.textContent)).toEqual(["11", "22", "33", "44", "55"]);
+    // a 1-5 score is picked by its own digit, so the buttons need no separate key hint
+    expect([...fields[1].querySelectorAll(".tm-opt")].map((b) => b.textContent)).toEqual(["1", "2", "3", "4", "5"]);
+    expect([...fields[3].querySelectorAll(".tm-opt")].map((b) => b.textContent)).toEqual(["1billing", "2shipping", "3returns"]);
     expect(fields[1].querySelector(".tm-reasoning")).not.toBeNull();
     expect(fields[2].querySelectorAll(".tm-assess")).toHaveLength(2);
     expect(fields[4].querySelector("textarea")).not.toBeNull();
@@ -347,7 +349,7 @@ describe("the label form", () => {
     const p = { ...CHAT, item: { ...CHAT.item!, saved: { values: { correct: false, quality: 2, failure: ["tone"], notes: "rude" }, reasoning: { quality: "curt" }, assessment: { failure: "pass" }, submitted: true } } };
     const root = mount(reviewModel(p));
     const fields = root.querySelectorAll(".tm-field");
-    const on = (i: number): string[] => [...fields[i].querySelectorAll(".tm-opt.tm-on")].map((b) => b.textContent!.slice(1));
+    const on = (i: number): string[] => [...fields[i].querySelectorAll(".tm-opt.tm-on")].map((b) => b.lastElementChild!.textContent!);
     expect(on(0)).toEqual(["no"]);
     expect(on(1)).toEqual(["2"]);
     expect(on(2)).toEqual(["tone"]);
@@ -416,5 +418,49 @@ describe("TraceView", () => {
     expect(model.callsTo("apply_filter")).toEqual([{ rule: 'status == "error"' }]);
     model.set("listing", { ...listing, error: "unknown field 'stauts'" });
     expect(root.querySelector(".tm-rule-error")!.textContent).toContain("stauts");
+  });
+});
+
+describe("hosts and scores", () => {
+  it("falls back to model.send when the host's invoke is not supported (marimo)", async () => {
+    const model = reviewModel();
+    const el = document.createElement("div");
+    host.appendChild(el);
+    const experimental = {
+      invoke: () => {
+        throw new Error("anywidget.invoke not supported in marimo");
+      },
+    };
+    cleanup = widget.render({ model: model as never, el, experimental } as never) as () => void;
+    key(el.querySelector(".tm-root")!, "s");
+    await flush();
+    await flush();
+    expect(model.callsTo("skip")).toEqual([{ item_id: "t1" }]);
+  });
+
+  it("uses the host's invoke when it works", async () => {
+    const model = reviewModel();
+    const el = document.createElement("div");
+    host.appendChild(el);
+    const seen: string[] = [];
+    const experimental = { invoke: async (name: string) => (seen.push(name), [{ ok: true }, []]) };
+    cleanup = widget.render({ model: model as never, el, experimental } as never) as () => void;
+    key(el.querySelector(".tm-root")!, "n");
+    await flush();
+    expect(seen).toEqual(["go"]);
+    expect(model.calls).toEqual([]);
+  });
+
+  it("picks a 0-4 score by its digit and a 0-10 score by position", async () => {
+    vi.useFakeTimers();
+    const schema = { labels: [{ name: "a", type: "score", min: 0, max: 4, integer: true }, { name: "b", type: "score", min: 0, max: 10, integer: true }] };
+    const model = reviewModel();
+    model.state.schema = schema;
+    const root = mount(model);
+    key(root, "0");
+    key(root, "Tab");
+    key(root, "3"); // third option of 0..10 is 2
+    await vi.advanceTimersByTimeAsync(DRAFT_DELAY_MS + 10);
+    expect(model.callsTo("save")[0]).toMatchObject({ values: { a: 0, b: 2 } });
   });
 });
