@@ -359,3 +359,236 @@ def test_command_line_writes_a_traces_directory_and_otlp(tmp_path: Path) -> None
         [sys.executable, "-m", "tracemark.demo", "--traces", "5"], capture_output=True, text=True
     )
     assert bad.returncode == 2 and "--out" in bad.stderr
+
+
+# -- OTLP JSON Lines ----------------------------------------------------------------------------
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+VALUE_KEYS = {"stringValue", "intValue", "doubleValue", "boolValue", "arrayValue", "kvlistValue"}
+
+
+def _any(value: dict):
+    """An OTLP AnyValue as Python (checks that exactly one value field is set)."""
+    assert len(value) == 1 and set(value) <= VALUE_KEYS, value
+    ((kind, v),) = value.items()
+    if kind == "intValue":
+        assert isinstance(v, str) and re.fullmatch(r"-?\d+", v)  # int64 as a decimal string
+        return int(v)
+    if kind == "doubleValue":
+        assert isinstance(v, int | float)
+        return float(v)
+    if kind == "arrayValue":
+        return [_any(x) for x in v["values"]]
+    if kind == "kvlistValue":
+        return {kv["key"]: _any(kv["value"]) for kv in v["values"]}
+    return v
+
+
+def _attrs(items: list[dict]) -> dict:
+    keys = [kv["key"] for kv in items]
+    assert len(keys) == len(set(keys)), "repeated attribute key"
+    return {kv["key"]: _any(kv["value"]) for kv in items}
+
+
+def _read_otlp(path: Path, per_request: int) -> list[dict]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    spans = []
+    for line in lines:
+        request = json.loads(line)
+        assert list(request) == ["resourceSpans"]
+        (rs,) = request["resourceSpans"]
+        assert _attrs(rs["resource"]["attributes"])["service.name"] == "northwind-support"
+        (ss,) = rs["scopeSpans"]
+        assert ss["scope"]["name"] == "tracemark.demo"
+        assert 0 < len(ss["spans"]) <= per_request
+        spans.extend(ss["spans"])
+    assert all(len(s["spans"]) == per_request for s in [
+        json.loads(line)["resourceSpans"][0]["scopeSpans"][0] for line in lines[:-1]
+    ])  # fmt: skip
+    return spans
+
+
+@pytest.fixture(scope="module")
+def small() -> tm.Traces:
+    return generate(150, seed=21)
+
+
+@pytest.mark.parametrize("convention", ["openinference", "genai"])
+def test_otlp_lines_follow_the_json_encoding(
+    small: tm.Traces, tmp_path: Path, convention: str
+) -> None:
+    path = tm.demo.write_otlp(
+        small, tmp_path / "out.jsonl", convention=convention, spans_per_request=100
+    )
+    spans = _read_otlp(path, 100)
+    assert len(spans) == small.spans.height
+    allowed = {
+        "traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano",
+        "endTimeUnixNano", "attributes", "events", "status",
+    }  # fmt: skip
+    ends = []
+    for s in spans:
+        assert set(s) <= allowed and HEX32.match(s["traceId"]) and HEX16.match(s["spanId"])
+        assert "parentSpanId" not in s or HEX16.match(s["parentSpanId"])
+        assert s["kind"] in (1, 3)
+        start, end = s["startTimeUnixNano"], s["endTimeUnixNano"]
+        assert isinstance(start, str) and start.isdigit() and int(start) <= int(end)
+        ends.append(int(end))
+        assert s["status"] in ({"code": 1}, {"code": 2}) or (
+            s["status"]["code"] == 2 and isinstance(s["status"]["message"], str)
+        )
+        _attrs(s["attributes"])
+        for event in s["events"]:
+            assert set(event) == {"timeUnixNano", "name", "attributes"}
+            assert event["timeUnixNano"].isdigit()
+            _attrs(event["attributes"])
+    assert ends == sorted(ends)  # exported in the order spans end
+    roots = [s for s in spans if "parentSpanId" not in s]
+    assert len(roots) == len(small)
+    want = small.spans.select(
+        pl.col("trace_id").alias("traceId"),
+        pl.col("span_id").alias("spanId"),
+        pl.col("start_time").dt.epoch("ns").cast(pl.String).alias("startTimeUnixNano"),
+    ).sort("spanId")
+    got = pl.DataFrame(
+        [{k: s[k] for k in ("traceId", "spanId", "startTimeUnixNano")} for s in spans]
+    ).sort("spanId")
+    assert_frame_equal(got, want)
+
+
+def _canonical(small: tm.Traces) -> dict[str, dict]:
+    return {row["span_id"]: row for row in small.spans.iter_rows(named=True)}
+
+
+def _same_messages(
+    got: list[dict] | None, want: list[dict] | None, *, tool_names: bool = True
+) -> None:
+    def strip(messages: list[dict] | None) -> list[dict]:
+        return [
+            {
+                k: m[k]
+                for k in ("role", "content", "name", "tool_call_id", "tool_calls")
+                if tool_names or not (k == "name" and m["role"] == "tool")
+            }
+            for m in messages or []
+        ]
+
+    assert strip(got) == strip(want)
+
+
+def test_openinference_attributes_map_back_to_the_canonical_spans(
+    small: tm.Traces, tmp_path: Path
+) -> None:
+    from tracemark.ingest.semconv import evaluations_from_events, span_fields
+
+    path = tm.demo.write_otlp(small, tmp_path / "oi.jsonl", spans_per_request=64)
+    canonical = _canonical(small)
+    evals = []
+    for s in _read_otlp(path, 64):
+        attrs = _attrs(s["attributes"])
+        want = canonical[s["spanId"]]
+        got = span_fields(attrs, [])
+        assert got["kind"] == want["kind"] and attrs["openinference.span.kind"] == want["kind_raw"]
+        for key in ("input", "output", "provider", "input_tokens", "output_tokens",
+                    "total_tokens", "cost_usd", "tool_name", "tool_arguments", "tool_result",
+                    "session_id", "user_id", "tags", "metadata"):  # fmt: skip
+            assert got[key] == want[key], (key, got[key], want[key])
+        model_key = "embedding.model_name" if want["kind"] == "embedding" else "llm.model_name"
+        assert attrs.get(model_key) == want["model"]
+        _same_messages(got["input_messages"], want["input_messages"])
+        _same_messages(got["output_messages"], want["output_messages"])
+        assert (got["documents"] or None) == (want["documents"] or None)
+        events = [{"name": e["name"], "attributes": _attrs(e["attributes"])} for e in s["events"]]
+        for row in evaluations_from_events(events):
+            evals.append({**row, "trace_id": s["traceId"], "span_id": s["spanId"]})
+        if want["status"] == "error":
+            (exc,) = [e for e in events if e["name"] == "exception"]
+            kind, message = want["status_message"].split(": ", 1)
+            assert exc["attributes"] == {"exception.type": kind, "exception.message": message}
+    got = pl.DataFrame(evals).select(
+        "trace_id", "span_id", "name", "score", "label", "explanation", "annotator_kind",
+        "source", "author",
+    ).sort("trace_id", "span_id", "name")  # fmt: skip
+    want = (
+        small.evaluations.select(got.columns)
+        .with_columns(pl.col("annotator_kind").cast(pl.String))
+        .sort("trace_id", "span_id", "name")
+    )
+    assert_frame_equal(got, want)
+
+
+def test_genai_attributes_map_back_to_the_canonical_spans(small: tm.Traces, tmp_path: Path) -> None:
+    from tracemark.ingest.semconv import span_fields
+
+    path = tm.demo.write_otlp(small, tmp_path / "genai.jsonl", convention="genai")
+    canonical = _canonical(small)
+    operations = {"llm": "chat", "tool": "execute_tool", "agent": "invoke_agent",
+                  "embedding": "embeddings", "retriever": "retrieval"}  # fmt: skip
+    for s in _read_otlp(path, 512):
+        attrs = _attrs(s["attributes"])
+        want = canonical[s["spanId"]]
+        kind = str(want["kind"])
+        assert attrs.get("gen_ai.operation.name") == operations.get(kind)
+        got = span_fields(attrs, [])
+        if kind in operations:
+            assert got["kind"] == kind
+            assert got["session_id"] == want["session_id"]
+        else:  # chain and guardrail spans carry no gen_ai.* attribute at all
+            assert not any(k.startswith("gen_ai.") for k in attrs)
+        for key in ("input_tokens", "output_tokens", "tool_name", "tool_arguments",
+                    "tool_result", "user_id", "tags", "metadata"):  # fmt: skip
+            assert got[key] == want[key], (key, got[key], want[key])
+        if kind == "llm":
+            assert got["model"] == want["model"] and got["provider"] == want["provider"]
+            # the writer puts a tool message's name beside its parts; the reference
+            # normalizer keeps only the tool_call_response part (id and response)
+            _same_messages(got["input_messages"], want["input_messages"], tool_names=False)
+            _same_messages(got["output_messages"], want["output_messages"])
+            tool_msgs = [
+                m for m in json.loads(attrs["gen_ai.input.messages"]) if m["role"] == "tool"
+            ]
+            want_tools = [m for m in want["input_messages"] if m["role"] == "tool"]
+            assert [m.get("name") for m in tool_msgs] == [m["name"] for m in want_tools]
+            if want["output_messages"]:
+                finish = json.loads(attrs["gen_ai.output.messages"])[-1]["finish_reason"]
+                calls = want["output_messages"][-1]["tool_calls"]
+                assert finish == ("tool_call" if calls else "stop")
+            else:  # a failed call has no output
+                assert "gen_ai.output.messages" not in attrs
+        if kind == "retriever":
+            docs = json.loads(attrs["gen_ai.retrieval.documents"])
+            assert docs == want["documents"]
+            assert attrs["gen_ai.retrieval.query.text"] == want["input"]
+        if want["status"] == "error":
+            assert attrs["error.type"] == want["status_message"].split(":")[0]
+
+
+def test_otlp_of_other_traces_maps_ids_to_hex_and_trace_evaluations_to_the_root(
+    tmp_path: Path,
+) -> None:
+    chats = tm.load_conversations(
+        [
+            {"id": "chat-1", "reward": 1.0, "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "x", "function": {"name": "look", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "x", "content": "found"},
+                {"role": "assistant", "content": "bye"},
+            ]},
+        ]
+    )  # fmt: skip
+    path = tm.demo.write_otlp(chats, tmp_path / "chats.jsonl")
+    spans = _read_otlp(path, 512)
+    assert len({s["traceId"] for s in spans}) == 1 and HEX32.match(spans[0]["traceId"])
+    root = next(s for s in spans if "parentSpanId" not in s)
+    assert {s.get("parentSpanId") for s in spans} == {None, root["spanId"]}
+    (event,) = root["events"]
+    assert event["name"] == "gen_ai.evaluation.result"
+    attrs = _attrs(event["attributes"])
+    assert attrs["gen_ai.evaluation.name"] == "reward"
+    assert attrs["gen_ai.evaluation.score.value"] == 1.0
+    assert attrs["gen_ai.evaluation.annotator_kind"] == "code"
+    # the end of the root span stands in for the missing evaluation time
+    assert event["timeUnixNano"] == root["endTimeUnixNano"]
+    with pytest.raises(ValueError, match="convention"):
+        tm.demo.write_otlp(chats, tmp_path / "x.jsonl", convention="zipkin")  # type: ignore[arg-type]

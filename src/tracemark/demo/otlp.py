@@ -36,17 +36,19 @@ Attributes per span, by ``convention``:
     ``gen_ai.tool.name``, ``gen_ai.tool.type``, ``gen_ai.tool.call.arguments``,
     ``gen_ai.tool.call.result``, ``gen_ai.retrieval.query.text``,
     ``gen_ai.retrieval.documents`` (JSON ``[{"id", "score", "content", "metadata"}]``),
-    ``gen_ai.conversation.id``, ``user.id``, ``error.type`` on errors; plus ``tag.tags`` and
+    ``gen_ai.conversation.id`` (on spans with an operation), ``user.id``, ``error.type`` on
+    errors; plus ``tag.tags`` and
     ``metadata`` as in OpenInference (no GenAI equivalent).
 
 Both conventions write a span's evaluations as span events named
 ``gen_ai.evaluation.result`` (time = ``created_at``) with ``gen_ai.evaluation.name``,
 ``gen_ai.evaluation.score.value``, ``gen_ai.evaluation.score.label``,
-``gen_ai.evaluation.explanation`` and, outside the GenAI namespace,
-``tracemark.evaluation.annotator_kind`` (human / llm / code), ``tracemark.evaluation.source``
-and ``tracemark.evaluation.author``. Trace-level evaluations (no span id) go on the trace's
+``gen_ai.evaluation.explanation`` and three attributes the published GenAI conventions do
+not define, named as :func:`tracemark.ingest.semconv.evaluations_from_events` reads them:
+``gen_ai.evaluation.annotator_kind`` (human / llm / code), ``gen_ai.evaluation.source`` and
+``gen_ai.evaluation.author``. Trace-level evaluations (no span id) go on the trace's
 root span. An error span's ``status.message`` is also written as an ``exception`` event
-(``exception.type``, ``exception.message``).
+(``exception.type`` from a ``Type: message`` prefix, ``exception.message`` the rest).
 
 The JSON text is built column-wise in Polars (struct ``json_encode`` and ``concat_str``),
 never with ``json.dumps`` per span.
@@ -326,9 +328,9 @@ def _evaluation_events(traces: Traces, spans: pl.DataFrame) -> pl.DataFrame:
             _kv("gen_ai.evaluation.score.value", pl.col("score"), "double"),
             _kv("gen_ai.evaluation.score.label", pl.col("label")),
             _kv("gen_ai.evaluation.explanation", pl.col("explanation")),
-            _kv("tracemark.evaluation.annotator_kind", pl.col("annotator_kind").cast(pl.String)),
-            _kv("tracemark.evaluation.source", pl.col("source")),
-            _kv("tracemark.evaluation.author", pl.col("author")),
+            _kv("gen_ai.evaluation.annotator_kind", pl.col("annotator_kind").cast(pl.String)),
+            _kv("gen_ai.evaluation.source", pl.col("source")),
+            _kv("gen_ai.evaluation.author", pl.col("author")),
         ]
     )
     event = pl.concat_str(
@@ -356,9 +358,15 @@ def _attribute_columns(chunk: pl.DataFrame, convention: str) -> pl.DataFrame:
     derived = chunk.with_columns(
         _input=pl.when(is_tool).then(pl.coalesce("tool_arguments", "input")).otherwise("input"),
         _output=pl.when(is_tool).then(pl.coalesce("tool_result", "output")).otherwise("output"),
+        _exception_type=_exception_type(pl.col("status_message")),
+    ).with_columns(
         _error_type=pl.when(pl.col("status") == "error").then(
-            pl.coalesce(_exception_type(pl.col("status_message")), pl.lit("error"))
+            pl.coalesce("_exception_type", pl.lit("error"))
         ),
+        # exception.message is the message without its type prefix ("Type: message")
+        _exception_message=pl.when(pl.col("_exception_type").is_not_null())
+        .then(pl.col("status_message").str.replace(r"^[A-Za-z_][A-Za-z0-9_.]*:\s*", ""))
+        .otherwise("status_message"),
     )
     common = [
         _kv("tag.tags", pl.col("tags"), "strings"),
@@ -411,9 +419,10 @@ def _attribute_columns(chunk: pl.DataFrame, convention: str) -> pl.DataFrame:
                 )
             ),
             _documents=pl.when(pl.col("documents").list.len() > 0).then(_json(pl.col("documents"))),
+            _operation=kind.replace_strict(_GENAI_OPERATIONS, default=None),
         )
         attrs = [
-            _kv("gen_ai.operation.name", kind.replace_strict(_GENAI_OPERATIONS, default=None)),
+            _kv("gen_ai.operation.name", pl.col("_operation")),
             _kv("gen_ai.provider.name", pl.col("provider")),
             _kv("gen_ai.request.model", pl.col("model")),
             _kv("gen_ai.response.model", pl.when(kind == "llm").then(pl.col("model"))),
@@ -428,7 +437,12 @@ def _attribute_columns(chunk: pl.DataFrame, convention: str) -> pl.DataFrame:
             _kv("gen_ai.tool.call.result", pl.when(is_tool).then(pl.col("_output"))),
             _kv("gen_ai.retrieval.query.text", pl.when(kind == "retriever").then("input")),
             _kv("gen_ai.retrieval.documents", pl.col("_documents")),
-            _kv("gen_ai.conversation.id", pl.col("session_id")),
+            # only on GenAI operations: a gen_ai.* key alone would make a chain span look
+            # like an LLM call to readers that infer the kind from the namespace
+            _kv(
+                "gen_ai.conversation.id",
+                pl.when(pl.col("_operation").is_not_null()).then("session_id"),
+            ),
             _kv("user.id", pl.col("user_id")),
             _kv("error.type", pl.col("_error_type")),
             *common,
@@ -482,8 +496,8 @@ def _span_lines(chunk: pl.DataFrame, convention: str) -> pl.Series:
                 pl.lit('","name":"exception","attributes":['),
                 _join(
                     [
-                        _kv("exception.type", pl.col("_error_type")),
-                        _kv("exception.message", pl.col("status_message")),
+                        _kv("exception.type", pl.col("_exception_type")),
+                        _kv("exception.message", pl.col("_exception_message")),
                     ]
                 ),
                 pl.lit("]}"),
