@@ -63,7 +63,8 @@ def tau_records(shared_data: Path) -> list[dict]:
 
 
 def tau_trace_id(record: dict) -> str:
-    return f"tau-airline-{record['task_id']}-{record['trial']}"
+    """The trace id tm.load_conversations gives with id_field=["task_id", "trial"]."""
+    return f"{record['task_id']}:{record['trial']}"
 
 
 def simulated_reviewer_disagrees(trace_id: str) -> bool:
@@ -75,22 +76,19 @@ def simulated_reviewer_disagrees(trace_id: str) -> bool:
 @pytest.fixture(scope="module")
 def tau(shared_data: Path) -> dict[str, object]:
     records = tau_records(shared_data)
-    ids = [tau_trace_id(r) for r in records]
-    assert len(set(ids)) == len(records) == 200
-    # The evaluator: tau-bench's automatic reward, one code evaluation per conversation (built
-    # from the JSON here; the conversation loader produces the same rows).
-    evals = evaluations(
-        [
-            {
-                "trace_id": tau_trace_id(r),
-                "name": "reward",
-                "score": float(r["reward"]),
-                "label": "pass" if r["reward"] == 1.0 else "fail",
-                "annotator_kind": "code",
-                "source": "tau-bench",
-            }
-            for r in records
-        ]
+    # The evaluator: tau-bench's automatic reward, a code evaluation per conversation, as the
+    # conversation loader reads it.
+    traces = tm.load_conversations(
+        shared_data / "tau-bench-airline" / "gpt-4o-airline.json", id_field=["task_id", "trial"]
+    )
+    assert len(traces) == len(records) == 200 and traces.quarantine.is_empty()
+    evals = traces.evaluations
+    assert set(evals.get_column("name")) == {"reward"}
+    assert set(evals.get_column("annotator_kind")) == {"code"}
+    # The evaluator's verdict as a label too (pass when the reward is 1), for the
+    # label-against-label comparison.
+    evals = evals.with_columns(
+        label=pl.when(pl.col("score") == 1.0).then(pl.lit("pass")).otherwise(pl.lit("fail"))
     )
     # The human side: a labeled subset (conversations of even task ids, 100 of 200).
     labeled = [r for r in records if r["task_id"] % 2 == 0]
@@ -109,7 +107,13 @@ def tau(shared_data: Path) -> dict[str, object]:
                 "value": "pass" if solved else "fail",
             }
         )
-    return {"records": records, "labeled": labeled, "evals": evals, "labels": labels_frame(rows)}
+    return {
+        "records": records,
+        "labeled": labeled,
+        "traces": traces,
+        "evals": evals,
+        "labels": labels_frame(rows),
+    }
 
 
 @pytest.mark.shared_data
@@ -215,17 +219,7 @@ def test_tau_bench_reward_labels_against_a_pass_fail_category(tau: dict) -> None
 @pytest.mark.shared_data
 def test_tau_bench_from_a_traces_object_and_several_reviewers(tau: dict) -> None:
     """Evaluations given as a Traces; two reviewers whose majority is the human side."""
-    records = tau["records"]
-    spans = pl.DataFrame(
-        {
-            "trace_id": [tau_trace_id(r) for r in records],
-            "span_id": ["root"] * len(records),
-            "name": ["conversation"] * len(records),
-            "kind": ["agent"] * len(records),
-            "start_time": [T0 + dt.timedelta(minutes=i) for i in range(len(records))],
-        }
-    )
-    traces = tm.Traces(spans, tau["evals"])
+    traces = tau["traces"]
     first = tau["labels"].filter(pl.col("label") == "task_solved")
     # On the conversations where alice departs from the reward, bob and carol both give the
     # reward's verdict: the majority (2 to 1) then agrees with the reward everywhere.

@@ -26,61 +26,8 @@ T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
 def tau_trace_id(record: dict) -> str:
-    return f"tau-airline-{record['task_id']}-{record['trial']}"
-
-
-def canonical(message: dict) -> dict[str, Any]:
-    return {
-        "role": message["role"],
-        "content": message.get("content"),
-        "name": message.get("name"),
-        "tool_call_id": message.get("tool_call_id"),
-        "tool_calls": [
-            {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
-            for c in message.get("tool_calls") or []
-        ],
-    }
-
-
-def tau_traces(records: list[dict]) -> tm.Traces:
-    """Each conversation as a trace: a root agent span, an LLM span per assistant turn (the
-    conversation so far as input messages, the turn as output) and a tool span per tool
-    result; the reward as a code evaluation. (Built here from the JSON, the same shape the
-    conversation loader gives.)"""
-    spans, evaluations = [], []
-    for n, record in enumerate(records):
-        tid, traj = tau_trace_id(record), record["traj"]
-        start = T0 + dt.timedelta(minutes=n)
-        at = [start + dt.timedelta(seconds=i) for i in range(len(traj) + 1)]
-        messages = [canonical(m) for m in traj]
-        assistant = [m for m in traj if m["role"] == "assistant" and m.get("content")]
-        spans.append(
-            {"trace_id": tid, "span_id": "root", "name": "airline-agent", "kind": "agent",
-             "start_time": start, "end_time": at[-1],
-             "input": next(m["content"] for m in traj if m["role"] == "user"),
-             "output": assistant[-1]["content"] if assistant else None,
-             "metadata": json.dumps({"task_id": record["task_id"], "trial": record["trial"]})}
-        )  # fmt: skip
-        for i, m in enumerate(traj):
-            if m["role"] == "assistant":
-                spans.append(
-                    {"trace_id": tid, "span_id": f"llm-{i}", "parent_id": "root",
-                     "name": "chat gpt-4o", "kind": "llm", "model": "gpt-4o",
-                     "start_time": at[i], "end_time": at[i + 1],
-                     "input_messages": messages[:i], "output_messages": [messages[i]],
-                     "output": m.get("content")}
-                )  # fmt: skip
-            elif m["role"] == "tool":
-                spans.append(
-                    {"trace_id": tid, "span_id": f"tool-{i}", "parent_id": "root",
-                     "name": m["name"], "kind": "tool", "tool_name": m["name"],
-                     "tool_result": m["content"], "start_time": at[i], "end_time": at[i + 1]}
-                )  # fmt: skip
-        evaluations.append(
-            {"trace_id": tid, "name": "reward", "score": float(record["reward"]),
-             "annotator_kind": "code", "source": "tau-bench"}
-        )  # fmt: skip
-    return tm.Traces(pl.DataFrame(spans, infer_schema_length=None), pl.DataFrame(evaluations))
+    """The trace id tm.load_conversations gives with id_field=["task_id", "trial"]."""
+    return f"{record['task_id']}:{record['trial']}"
 
 
 def labels_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -115,8 +62,11 @@ def labels_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def tau(shared_data: Path) -> dict[str, Any]:
-    records = json.loads((shared_data / "tau-bench-airline" / "gpt-4o-airline.json").read_text())
-    traces = tau_traces(records)
+    path = shared_data / "tau-bench-airline" / "gpt-4o-airline.json"
+    records = json.loads(path.read_text())
+    # Each conversation a trace: a root span, an LLM span per assistant turn (the conversation
+    # so far as its input messages), a tool span per call, the reward as a code evaluation.
+    traces = tm.load_conversations(path, id_field=["task_id", "trial"])
     # The first 12 tasks, all four trials each: 48 conversations labeled by two reviewers.
     chosen = [r for r in records if r["task_id"] < 12]
     rows = []
@@ -174,7 +124,10 @@ def test_golden_dataset_rows_from_labeled_tau_bench_conversations(tau: dict) -> 
         assert {(x["label"], x["reviewer"]) for x in row["labels"]} >= {
             ("acceptable", "alice"), ("acceptable", "bob"), ("quality", "bob")
         }  # fmt: skip
-        assert row["models"] == ["gpt-4o"] and row["name"] == "airline-agent"
+        # Trace context rides along (the metadata the loader kept from the record).
+        meta = json.loads(row["metadata"])
+        assert (meta["task_id"], meta["trial"]) == (record["task_id"], record["trial"])
+        assert row["start_time"] is not None and row["status"] is not None
     corrected = frame.filter(pl.col("corrected_output").is_not_null())
     assert corrected.height == len(range(0, len(by_id), 5))
     for row in corrected.iter_rows(named=True):
@@ -306,8 +259,12 @@ def test_openai_fine_tuning_file_every_line_a_valid_chat_record(tau: dict, tmp_p
             assert g.get("tool_call_id") == e.get("tool_call_id")
 
 
-def calls(tool_calls: list[dict] | None) -> list[tuple[str, str, str]]:
-    return [(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in tool_calls or []]
+def calls(tool_calls: list[dict] | None) -> list[tuple[str, str, Any]]:
+    """Id, name and parsed arguments of each call (the JSON text's spacing may differ)."""
+    return [
+        (c["id"], c["function"]["name"], json.loads(c["function"]["arguments"]))
+        for c in tool_calls or []
+    ]
 
 
 def test_openai_records_skip_what_cannot_be_valid_and_say_why(tmp_path: Path) -> None:
