@@ -34,6 +34,7 @@ from tracemark.demo import content as C
 from tracemark.demo.evaluations import evaluations
 from tracemark.demo.vectors import (
     MS,
+    PLACEHOLDER,
     choice,
     choice_rows,
     digits,
@@ -265,7 +266,10 @@ def generate(
     call_ids = pl.Series(np.where(anthropic[call_t], "toolu_01", "call_")) + hex_ids(
         rng, n_calls, 12
     )
-    E_calls = E.select(pl.all().gather(call_t))
+    call_fields = sorted(
+        {m for tl in tools for t in (tl.arguments, tl.result) for m in PLACEHOLDER.findall(t)}
+    )
+    E_calls = E.select(pl.col(call_fields).gather(call_t))
     calls = pl.DataFrame(
         {
             "t": call_t,
