@@ -380,3 +380,33 @@ def test_broken_json_lines_are_quarantined_with_their_line(tmp_path: Path) -> No
 def test_nothing_readable_gives_empty_traces_and_the_quarantine() -> None:
     traces = load_conversations([{"x": 1}])
     assert len(traces) == 0 and traces.quarantine.height == 1
+
+
+def test_anthropic_content_blocks_give_the_same_spans() -> None:
+    messages = [
+        {"role": "user", "content": "What is 6 x 7?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me compute."},
+                {"type": "tool_use", "id": "tu1", "name": "calc", "input": {"expr": "6*7"}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "tu1", "content": "42"}],
+        },
+        {"role": "assistant", "content": [{"type": "text", "text": "It is 42."}]},
+    ]
+    traces = load_conversations([{"id": "a1", "messages": messages}])
+    spans = traces.spans
+    assert spans.get_column("kind").cast(pl.String).to_list() == ["agent", "llm", "tool", "llm"]
+    tool = spans.filter(pl.col("kind") == "tool").row(0, named=True)
+    assert (tool["tool_name"], tool["tool_arguments"], tool["tool_result"]) == (
+        "calc", '{"expr":"6*7"}', "42",
+    )  # fmt: skip
+    last = spans.filter(pl.col("kind") == "llm").row(1, named=True)
+    assert [m["role"] for m in last["input_messages"]] == ["user", "assistant", "tool"]
+    assert (
+        last["output"] == "It is 42." and traces.traces.get_column("output").item() == "It is 42."
+    )
