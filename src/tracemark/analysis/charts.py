@@ -23,6 +23,12 @@ __all__ = [
     "throughput_chart",
 ]
 
+# JupyterLab 4 renders Vega-Lite v5 specs itself (no CDN, works offline); Altair's default
+# renderer emits HTML that loads Vega from a CDN. Prefer the mimetype renderer unless the user
+# chose another one.
+if alt.renderers.active == "default":
+    alt.renderers.enable("mimetype")
+
 #: Above this many points a scatter plot becomes a binned heat map.
 MAX_POINTS = 5000
 
