@@ -305,22 +305,23 @@ def _evaluation_events(traces: Traces, spans: pl.DataFrame) -> pl.DataFrame:
             schema={"trace_id": pl.String, "span_id": pl.String, "eval_events": pl.String}
         )
     keys = spans.select("trace_id", "span_id", "parent_id", "end_time")
-    roots = (
-        keys.with_columns(_rank=pl.col("parent_id").is_not_null())
-        .sort("trace_id", "_rank", "end_time", nulls_last=True)
-        .unique("trace_id", keep="first", maintain_order=True)
-        .select("trace_id", root_id="span_id")
-    )
-    known = keys.select("trace_id", "span_id", end_time="end_time", _known=pl.lit(True))
-    ev = (
-        ev.join(known, on=["trace_id", "span_id"], how="left")
-        .join(roots, on="trace_id", how="inner")  # evaluations of unknown traces are dropped
-        .with_columns(
-            span_id=pl.when("_known").then("span_id").otherwise("root_id"),
+    known = keys.select("trace_id", "span_id", "end_time", _known=pl.lit(True))
+    ev = ev.join(known, on=["trace_id", "span_id"], how="left")
+    if ev.get_column("_known").null_count():
+        # trace-level evaluations (and those of unknown spans) go on the root span; those of
+        # unknown traces cannot be written and are dropped
+        roots = (
+            keys.with_columns(_rank=pl.col("parent_id").is_not_null())
+            .sort("trace_id", "_rank", "end_time", nulls_last=True)
+            .unique("trace_id", keep="first", maintain_order=True)
+            .select("trace_id", root_id="span_id")
         )
-        .drop("end_time")
-        .join(known.drop("_known"), on=["trace_id", "span_id"], how="left")
-    )
+        ev = (
+            ev.join(roots, on="trace_id", how="inner")
+            .with_columns(span_id=pl.when("_known").then("span_id").otherwise("root_id"))
+            .drop("end_time")
+            .join(known.drop("_known"), on=["trace_id", "span_id"], how="left")
+        )
     time_ns = pl.coalesce("created_at", "end_time").dt.epoch("ns").fill_null(0)
     attrs = _join(
         [
