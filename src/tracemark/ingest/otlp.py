@@ -1,0 +1,295 @@
+"""OTLP/JSON traces (``ExportTraceServiceRequest``) with OpenInference and OTel GenAI
+attributes: :func:`load_otlp`, registered as the ``"otlp"`` format of ``tm.load``.
+
+Reads a JSON Lines file (one export request per line, as the OpenTelemetry collector's file
+exporter writes), a JSON file (one request, or a list of requests), a directory or a list of
+such files, a Python dict or a list of dicts. Files are read in chunks of bytes cut at
+newlines and decoded with Polars against an explicit OTLP dtype, two chunks at a time on two
+threads; the mapping to the canonical frames is vectorized (see
+:mod:`tracemark.ingest.otlp_chunk`), with the reference reader
+(:mod:`tracemark.ingest.otlp_records`) for the rare records the expressions cannot express.
+
+Records that cannot be read go to ``Traces.quarantine`` with their source, position (line and
+span path) and reason; ``strict=True`` raises :class:`~tracemark.ingest.IngestError` naming
+the same. A repeated span id keeps its first span and quarantines the others; orphan spans
+and parent cycles are kept and reported in a :class:`TraceStructureWarning`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from tracemark.ingest.otlp_chunk import EVAL_COLUMNS, SPAN_COLUMNS, ChunkRows, read_chunk
+from tracemark.ingest.otlp_decode import Chunk, file_chunks
+from tracemark.ingest.quarantine import Quarantine
+from tracemark.ingest.registry import Format, Sample, register
+from tracemark.model import Traces, span_problems
+
+__all__ = ["CHUNK_BYTES", "TraceStructureWarning", "load_otlp"]
+
+#: Bytes of JSON Lines decoded at a time (memory stays near a few chunks, whatever the file).
+CHUNK_BYTES = 16 << 20
+_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+class TraceStructureWarning(UserWarning):
+    """Loaded spans whose trees are not clean: duplicate span ids, orphans, parent cycles."""
+
+
+@dataclass
+class _Part:
+    """Chunks of one source and how their positions read (``line`` / ``item`` / ...)."""
+
+    source: str
+    unit: str
+    chunks: Iterator[Chunk]
+
+
+def _is_json_text(value: Any) -> bool:
+    return isinstance(value, str) and value.lstrip()[:1] in ("{", "[")
+
+
+def _lines_chunks(source: str, lines: list[bytes], chunk_bytes: int) -> Iterator[Chunk]:
+    """Serialized records (one per line) in chunks of about ``chunk_bytes``."""
+    start, size = 0, 0
+    for i, line in enumerate(lines):
+        size += len(line) + 1
+        if size >= chunk_bytes:
+            yield Chunk(source, b"\n".join(lines[start : i + 1]) + b"\n", start + 1)
+            start, size = i + 1, 0
+    if start < len(lines):
+        yield Chunk(source, b"\n".join(lines[start:]) + b"\n", start + 1)
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _objects_part(source: str, unit: str, values: list[Any], chunk_bytes: int) -> _Part:
+    lines = [_dumps(v) for v in values]
+    return _Part(source, unit, _lines_chunks(source, lines, chunk_bytes))
+
+
+def _file_part(path: Path, chunk_bytes: int) -> _Part:
+    """A JSON Lines file as chunks; a JSON document (one request or a list) as records."""
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".ndjson"):
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+        first = head.lstrip()[:1]
+        one_line = True
+        if first == b"{":
+            line = head.split(b"\n", 1)[0]
+            try:
+                orjson.loads(line)
+            except orjson.JSONDecodeError:
+                one_line = False  # a pretty-printed document (or a broken first line)
+        if first == b"[" or not one_line:
+            try:
+                document = orjson.loads(path.read_bytes())
+            except orjson.JSONDecodeError:
+                document = None
+            if isinstance(document, list):
+                return _objects_part(str(path), "item", document, chunk_bytes)
+            if isinstance(document, Mapping):
+                return _objects_part(str(path), "document", [document], chunk_bytes)
+    return _Part(str(path), "line", file_chunks(path, chunk_bytes))
+
+
+def _expand(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"{path} holds no .json, .jsonl or .ndjson files")
+        return files
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    return [path]
+
+
+def _parts(source: Any, chunk_bytes: int) -> list[_Part]:
+    """The inputs of ``source`` in order (see :func:`load_otlp`)."""
+    if isinstance(source, bytes):
+        source = source.decode("utf-8", "replace")
+    if _is_json_text(source):
+        try:
+            value = orjson.loads(source)
+        except orjson.JSONDecodeError:
+            lines = [line.encode() for line in str(source).splitlines()]
+            return [_Part("<text>", "line", _lines_chunks("<text>", lines, chunk_bytes))]
+        values = value if isinstance(value, list) else [value]
+        unit = "item" if isinstance(value, list) else "document"
+        return [_objects_part("<text>", unit, values, chunk_bytes)]
+    if isinstance(source, str | os.PathLike):
+        return [_file_part(p, chunk_bytes) for p in _expand(Path(source))]
+    if isinstance(source, Mapping):
+        return [_objects_part("<object>", "object", [source], chunk_bytes)]
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        raise TypeError("load_otlp reads OTLP JSON (paths, dicts, lists of dicts), not a frame")
+    if isinstance(source, Sequence):
+        items = list(source)
+        if items and all(isinstance(s, str | os.PathLike) and not _is_json_text(s) for s in items):
+            return [part for item in items for part in _parts(item, chunk_bytes)]
+        return [_objects_part("<objects>", "item", items, chunk_bytes)]
+    raise TypeError(
+        f"cannot read a {type(source).__name__} as OTLP: pass a path, a list of paths, "
+        "a dict or a list of dicts"
+    )
+
+
+def _read_parts(
+    parts: list[_Part], quarantine: Quarantine, workers: int, reference: bool
+) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
+    """Read every chunk (``workers`` at a time, results in order) into span and evaluation
+    frames tagged with ``_source``."""
+    spans: list[pl.DataFrame] = []
+    evals: list[pl.DataFrame] = []
+
+    def collect(future: Future[ChunkRows], source: str) -> None:
+        rows = future.result()
+        spans.append(rows.spans.with_columns(_source=pl.lit(source)))
+        evals.append(rows.evaluations.with_columns(_source=pl.lit(source)))
+
+    if workers <= 1:
+        for part in parts:
+            for chunk in part.chunks:
+                rows = read_chunk(chunk, quarantine, part.unit, reference)
+                spans.append(rows.spans.with_columns(_source=pl.lit(part.source)))
+                evals.append(rows.evaluations.with_columns(_source=pl.lit(part.source)))
+        return spans, evals
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp") as pool:
+        pending: list[tuple[Future[ChunkRows], str]] = []
+        for part in parts:
+            for chunk in part.chunks:
+                future = pool.submit(read_chunk, chunk, quarantine, part.unit, reference)
+                pending.append((future, part.source))
+                while len(pending) > workers:  # bound the chunks held in memory
+                    collect(*pending.pop(0))
+        for item in pending:
+            collect(*item)
+    return spans, evals
+
+
+def _duplicates(
+    spans: pl.DataFrame, evals: pl.DataFrame, quarantine: Quarantine
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Keep the first span of each (trace id, span id); quarantine the others (and drop their
+    evaluations)."""
+    first = spans.select(pl.struct("trace_id", "span_id").is_first_distinct()).to_series()
+    n_dup = first.len() - int(first.sum())
+    if not n_dup:
+        return spans, evals, 0
+    dups = spans.filter(~first)
+    quarantine.add_frame(
+        dups.select(
+            source=pl.col("_source"),
+            position=pl.col("_position"),
+            reason=pl.format(
+                "duplicate span id {} in trace {} (the first span with this id is kept)",
+                "span_id",
+                "trace_id",
+            ),
+            raw=pl.struct(
+                "trace_id", "span_id", "parent_id", "name", "start_time", "end_time", "attributes"
+            ).struct.json_encode(),
+        )
+    )
+    keys = ["_source", "_line", "_seq"]
+    evals = evals.join(dups.select(keys), on=keys, how="anti", maintain_order="left")
+    return spans.filter(first), evals, n_dup
+
+
+def _warn_structure(spans: pl.DataFrame, n_duplicates: int) -> None:
+    problems = span_problems(spans.select("trace_id", "span_id", "parent_id"))
+    counts = dict(problems.group_by("problem").len().iter_rows()) if problems.height else {}
+    parts = []
+    if n_duplicates:
+        parts.append(f"{n_duplicates} duplicate span(s) quarantined (the first of each kept)")
+    if counts.get("orphan"):
+        parts.append(f"{counts['orphan']} orphan span(s) (parent not in the trace)")
+    if counts.get("cycle"):
+        parts.append(f"{counts['cycle']} span(s) in parent cycles")
+    if parts:
+        warnings.warn(
+            "OTLP traces loaded with structural problems: "
+            + "; ".join(parts)
+            + ". See Traces.problems() and Traces.quarantine.",
+            TraceStructureWarning,
+            stacklevel=3,
+        )
+
+
+def load_otlp(
+    source: Any,
+    *,
+    strict: bool = False,
+    chunk_bytes: int = CHUNK_BYTES,
+    workers: int | None = None,
+    reference: bool = False,
+) -> Traces:
+    """Load OTLP/JSON traces with OpenInference and OTel GenAI attributes.
+
+    Args:
+        source: a path (a ``.jsonl`` file of export requests, one per line; a ``.json`` file
+            of one request or a list of them; a directory of such files), a list of paths,
+            a dict (one ``ExportTraceServiceRequest``), a list of dicts, or JSON text.
+        strict: raise :class:`~tracemark.ingest.IngestError` (source, position, reason) at
+            the first record that cannot be read, instead of quarantining it.
+        chunk_bytes: bytes of JSON Lines decoded at a time (bounds memory).
+        workers: threads decoding chunks (default: up to 2, one per core).
+        reference: read every record with the reference reader, one span at a time
+            (slow; the vectorized reader must give the same frames, which tests check).
+
+    Returns:
+        :class:`~tracemark.model.Traces` with ``source_format`` ``"otlp"``; ``attributes``
+        holds every span attribute as JSON, with ``otel.resource`` (e.g. ``service.name``)
+        and ``otel.scope`` members; ``gen_ai.evaluation.result`` events are evaluations.
+    """
+    quarantine = Quarantine(strict=strict)
+    workers = workers if workers is not None else max(1, min(2, os.cpu_count() or 1))
+    parts = _parts(source, chunk_bytes)
+    span_parts, eval_parts = _read_parts(parts, quarantine, workers, reference)
+    spans = (
+        pl.concat(span_parts, how="vertical")
+        if span_parts
+        else pl.DataFrame(schema={**SPAN_COLUMNS, "_source": pl.String})
+    )
+    evals = (
+        pl.concat(eval_parts, how="vertical")
+        if eval_parts
+        else pl.DataFrame(schema={**EVAL_COLUMNS, "_source": pl.String})
+    )
+    spans, evals, n_dup = _duplicates(spans, evals, quarantine)
+    _warn_structure(spans, n_dup)
+    spans = spans.drop("_line", "_seq", "_position", "_source").with_columns(
+        source_format=pl.lit("otlp")
+    )
+    evals = evals.drop("_line", "_seq", "_source").with_columns(source=pl.col("source"))
+    return Traces(spans, evals, quarantine.frame())
+
+
+def _detect(sample: Sample) -> bool:
+    first = sample.first
+    if isinstance(first, list) and first:
+        first = first[0]
+    return isinstance(first, Mapping) and ("resourceSpans" in first or "resource_spans" in first)
+
+
+register(
+    Format(
+        name="otlp",
+        description="OTLP/JSON trace export requests (JSON Lines or JSON) with OpenInference "
+        "and OTel GenAI attributes",
+        detect=_detect,
+        read=load_otlp,
+    )
+)
