@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import polars as pl
@@ -173,13 +173,18 @@ class Rule:
         compiler = self._bind(traces, spans)
         return compiler.predicate(self.ast)
 
-    def _bind(self, traces: Target, spans: pl.DataFrame | None) -> Compiler:
+    def _bind(
+        self,
+        traces: Target,
+        spans: pl.DataFrame | None,
+        hook: Callable[[pl.DataFrame], Quantifier] | None = None,
+    ) -> Compiler:
         schema, span_frame = _frames(traces, spans)
         quantify = None
         span_schema: Mapping[str, pl.DataType] = SPAN_SCHEMA
         if span_frame is not None:
             span_schema = span_frame.schema
-            quantify = _quantifier(span_frame)
+            quantify = (hook or _quantifier)(span_frame)
         elif self.uses_spans and not isinstance(traces, Mapping):
             raise RuleError(
                 "this rule reads spans (any/all/count): pass a Traces, or the spans beside "
@@ -209,7 +214,13 @@ class Rule:
         if self._expr is not None:
             return frame.filter(self._expr)
         assert self.ast is not None
-        compiler = self._bind(traces, spans)
+        deferred: list[_Deferred] = []
+
+        def hook(span_frame: pl.DataFrame) -> Quantifier:
+            deferred.append(_Deferred(span_frame))
+            return deferred[0]
+
+        compiler = self._bind(traces, spans, hook)
         items = self.ast.items if isinstance(self.ast, n.And) else (self.ast,)
         schema = frame.schema
         ranked = sorted(items, key=lambda x: _cost(x, schema))  # stable: ties keep rule order
@@ -217,7 +228,7 @@ class Rule:
         quantified = [x for x in ranked if _has_quantifier(x)]
         stages: list[list[pl.Expr]] = []
         last = None
-        for x in plain:  # every plain conjunct compiles (and type-checks) before any runs
+        for x in plain:  # every conjunct compiles (and type-checks) before any runs
             cost = _cost(x, schema)
             if cost != last:
                 stages.append([])
@@ -225,15 +236,21 @@ class Rule:
             stages[-1].append(compiler.predicate(x))
         if len(stages) <= 1 and not quantified:
             return frame.filter(*stages[0]) if stages else frame
-        # the quantified conjuncts type-check (and name their columns) without reading spans
-        check = self._compiler(compiler.scope, compiler.span_scope)
+        # first pass over the quantifiers: their span queries, and placeholders
+        placeholders = [compiler.predicate(x) for x in quantified]
         needed = {"trace_id"}
-        for e in [*(e for stage in stages for e in stage), *map(check.predicate, quantified)]:
+        for e in [*(e for stage in stages for e in stage), *placeholders]:
             needed.update(e.meta.root_names())
         narrow = frame.select(sorted(needed & set(schema))).with_row_index("__row")
-        for stage in stages:
+        # the cheapest stage and the span queries run together, in parallel
+        first = narrow.lazy().filter(*stages[0]) if stages else narrow.lazy()
+        queries = deferred[0].queries() if deferred else []
+        done = pl.collect_all([first, *queries]) if queries else [first.collect()]
+        narrow = done[0]
+        for stage in stages[1:]:
             narrow = narrow.filter(*stage)
         if quantified and narrow.height:
+            deferred[0].results = list(done[1:])
             narrow = narrow.filter(*[compiler.predicate(x) for x in quantified])
         return frame.gather(narrow.get_column("__row"))
 
@@ -298,36 +315,85 @@ def _ids(frame: pl.DataFrame) -> pl.Series:
     return frame.get_column("trace_id").implode()
 
 
-def _quantifier(spans: pl.DataFrame) -> Quantifier:
-    """The quantifier hook over ``spans``: trace-id sets computed once per quantifier."""
+#: How one quantifier is computed: a query over the spans, and what turns its result (a frame
+#: with ``trace_id``, and ``len`` for counts) into the trace-level expression.
+SpanQuery = tuple[pl.LazyFrame, Callable[[pl.DataFrame], pl.Expr]]
+
+
+def _span_query(
+    spans: pl.DataFrame, kind: str, pred: pl.Expr, compare: tuple[str, float] | None
+) -> SpanQuery:
+    """The span query of one quantifier; see :data:`SpanQuery`."""
     tid = pl.col("trace_id")
+    lazy = spans.lazy()
+    hits = lazy.filter(pred).select("trace_id")
 
-    def matching(pred: pl.Expr) -> pl.DataFrame:
-        return spans.lazy().filter(pred).select("trace_id").collect()
+    def member(frame: pl.DataFrame) -> pl.Expr:
+        return tid.is_in(_ids(frame))
 
-    def quantify(kind: str, pred: pl.Expr, compare: tuple[str, float] | None) -> pl.Expr:
-        if kind == "any":
-            return tid.is_in(_ids(matching(pred)))
-        if kind == "all":
-            return ~tid.is_in(_ids(matching(pred.not_().fill_null(True))))
-        if compare is None:
-            counts = matching(pred).group_by("trace_id").len()
+    def outside(frame: pl.DataFrame) -> pl.Expr:
+        return ~tid.is_in(_ids(frame))
+
+    if kind == "any":
+        return hits, member
+    if kind == "all":  # no span where pred is false or null
+        return lazy.filter(pred.not_().fill_null(True)).select("trace_id"), outside
+    counts = hits.group_by("trace_id").len()
+    if compare is None:
+
+        def number(frame: pl.DataFrame) -> pl.Expr:
             return tid.replace_strict(
-                counts.get_column("trace_id"),
-                counts.get_column("len"),
+                frame.get_column("trace_id"),
+                frame.get_column("len"),
                 default=0,
                 return_dtype=pl.Int64,
             )
-        op, k = compare
-        test = _OPS[op]
-        if all(test(c, k) == (c >= 1) for c in (0, 1, 2)):
-            return tid.is_in(_ids(matching(pred)))  # at least one: any()
-        if op in ("<", "<=", "==") and test(0, k) and not test(1, k):
-            return ~tid.is_in(_ids(matching(pred)))  # none
-        counts = matching(pred).group_by("trace_id").len()
-        hit = test(pl.col("len"), k)
-        if test(0, k):  # traces without a match qualify: exclude the counts that fail
-            return ~tid.is_in(_ids(counts.filter(~hit)))
-        return tid.is_in(_ids(counts.filter(hit)))
+
+        return counts, number
+    op, k = compare
+    test = _OPS[op]
+    if all(test(c, k) == (c >= 1) for c in (0, 1, 2)):
+        return hits, member  # at least one: any()
+    if op in ("<", "<=", "==") and test(0, k) and not test(1, k):
+        return hits, outside  # none
+    hit = test(pl.col("len"), k)
+    if test(0, k):  # traces without a match qualify: exclude the counts that fail
+        return counts.filter(~hit).select("trace_id"), outside
+    return counts.filter(hit).select("trace_id"), member
+
+
+def _quantifier(spans: pl.DataFrame) -> Quantifier:
+    """The quantifier hook over ``spans``: each quantifier's span query run at once."""
+
+    def quantify(kind: str, pred: pl.Expr, compare: tuple[str, float] | None) -> pl.Expr:
+        query, finish = _span_query(spans, kind, pred, compare)
+        return finish(query.collect())
 
     return quantify
+
+
+class _Deferred:
+    """A quantifier hook in two passes, so span queries run together with trace filtering.
+
+    The first pass records each quantifier's span query and returns a placeholder of the right
+    type; after the queries ran (:meth:`queries`), the second pass returns, call by call in
+    the same order, the expressions built from their results.
+    """
+
+    def __init__(self, spans: pl.DataFrame) -> None:
+        self.spans = spans
+        self.plans: list[SpanQuery] = []
+        self.results: list[pl.DataFrame] | None = None
+        self._next = 0
+
+    def __call__(self, kind: str, pred: pl.Expr, compare: tuple[str, float] | None) -> pl.Expr:
+        if self.results is None:
+            self.plans.append(_span_query(self.spans, kind, pred, compare))
+            return pl.lit(0, pl.Int64) if kind == "count" and compare is None else pl.lit(True)
+        _, finish = self.plans[self._next]
+        out = finish(self.results[self._next])
+        self._next += 1
+        return out
+
+    def queries(self) -> list[pl.LazyFrame]:
+        return [q for q, _ in self.plans]

@@ -226,7 +226,7 @@ def group_key(frame: pl.DataFrame | pl.LazyFrame, by: str) -> pl.Expr:
     return expr.fill_null(NO_GROUP).alias("_group")
 
 
-def _per_group(value: Any, name: str, keys: pl.Series, default: Any) -> pl.Expr:
+def _per_group(value: Any, name: str, default: Any) -> pl.Expr:
     """A per-row expression from a scalar or a {group: value} mapping (``"*"`` = the rest)."""
     if not isinstance(value, Mapping):
         return pl.lit(value)
@@ -294,8 +294,7 @@ def sample_mask(
         group_key(frame, by) if by is not None else pl.lit(NO_GROUP).alias("_group"),
         *([pl.col(time_column).alias("_t")] if budget is not None else []),
     )
-    keys = work.get_column("_group")
-    limit = _per_group(rate, "_rate", keys, 0.0)
+    limit = _per_group(rate, "_rate", 0.0)
     work = work.with_columns(_rate=limit.cast(pl.Float64))
     if budget is not None:
         b = Budget.parse(budget)
@@ -316,7 +315,7 @@ def sample_mask(
         )
     keep = pl.col("_u") < pl.col("_rate")
     if quota is not None:
-        q = _per_group(quota, "_quota", keys, 0)
+        q = _per_group(quota, "_quota", 0)
         rank = pl.when(keep).then(pl.col("_u")).rank("ordinal").over("_group")
         keep = keep & (rank <= q)
     return work.select(keep.fill_null(False).alias("sampled")).to_series()
