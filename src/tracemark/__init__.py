@@ -14,6 +14,8 @@ from tracemark.ingest.conversations import load_conversations
 from tracemark.ingest.datadog import load_datadog
 from tracemark.ingest.langfuse import load_langfuse
 from tracemark.ingest.langsmith import load_langsmith
+from tracemark.ingest.mlflow import load_mlflow
+from tracemark.ingest.phoenix import load_phoenix
 
 # -- demo --------------------------------------------------------------------------------------
 from tracemark import demo
@@ -98,6 +100,8 @@ __all__ = [
     "load_datadog",
     "load_langfuse",
     "load_langsmith",
+    "load_mlflow",
+    "load_phoenix",
     "preference_pairs",
     "read",
     "review_progress",
