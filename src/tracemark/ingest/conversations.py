@@ -47,9 +47,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import polars as pl
 
-from tracemark.ingest.messages import is_message_like, normalize_messages, parse_json
+from tracemark.ingest.messages import (
+    is_message_like,
+    normalize_message,
+    normalize_messages,
+    parse_json,
+)
 from tracemark.ingest.quarantine import Quarantine
 from tracemark.ingest.records import Record, message_series, plain, read_inputs
 from tracemark.ingest.registry import Format, Sample, register
@@ -154,8 +160,10 @@ def _scalar_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+def _json(value: Any, *, sort_keys: bool = False) -> str:
+    """Compact JSON text (keys sorted when asked: the canonical form hashed for ids)."""
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    return orjson.dumps(value, default=str, option=option).decode()
 
 
 def _hex(text: str, nbytes: int) -> str:
@@ -275,7 +283,10 @@ def _normalize(raw_messages: list[Any], field_name: str) -> tuple[list[dict], li
         if not any(k in raw for k in ("role", "type", "lc", "message")):
             raise _Skip(f"{field_name}[{j}] has no role")
         try:
-            normalized = normalize_messages([raw])
+            # normalize_messages([raw]) is normalize_message(raw) for a message-like object
+            normalized = (
+                normalize_message(raw) if is_message_like(raw) else normalize_messages([raw])
+            )
         except (ValueError, TypeError, AttributeError) as exc:
             raise _Skip(f"{field_name}[{j}] cannot be read as a chat message: {exc}") from exc
         when = next(
@@ -359,7 +370,7 @@ def _read_record(
     if ident is _MISSING or ident is None:
         if opts.id_field is not None:
             raise _Skip(f"no id field {opts.id_field!r} (the id_field)")
-        digest_of = _json(plain(record))
+        digest_of = _json(plain(record), sort_keys=True)
         trace_id = _hex(digest_of, 16)
         count = 2
         while trace_id in seen:
