@@ -93,6 +93,9 @@ def generate(
         and feature flags) and the metadata JSON ``{"tier", "route", "app_version",
         "region", "demo": {"failure_mode", "topic"}}``: the planted truth to check analyses
         against. Sessions hold 1-6 consecutive turns of one user.
+
+        The spans frame is grouped by step (all roots, then all guardrails, ...), each group
+        in trace order; sort by ``trace_id`` and ``start_time`` to read trace by trace.
     """
     if n_traces < 0:
         raise ValueError(f"n_traces must be >= 0, got {n_traces}")
