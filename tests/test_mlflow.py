@@ -440,3 +440,62 @@ def test_ids_decode_from_base64_and_0x_hex() -> None:
     assert tricky.startswith("0X")
     trace["data"]["spans"][0]["span_id"] = tricky
     assert "d1775fc71c70fd00" in load_mlflow(trace).spans["span_id"].to_list()
+
+
+def test_span_dict_v4_shape_reads_the_same() -> None:
+    """MLflow's newer ``Span.to_dict`` (``mlflow.span_dict_version`` 4): hex ids, the MLflow
+    trace id in ``trace_id``, the OTel one in ``otel_trace_id``, status codes ``OK``/``ERROR``."""
+    traces = fixture(V3)
+    for trace in traces:
+        for s in trace["data"]["spans"]:
+            otel = base64.b64decode(s["trace_id"]).hex()
+            s["otel_trace_id"] = otel
+            s["trace_id"] = trace["info"]["trace_id"]
+            s["span_id"] = base64.b64decode(s["span_id"]).hex()
+            if s["parent_span_id"]:
+                s["parent_span_id"] = base64.b64decode(s["parent_span_id"]).hex()
+            s["status"]["code"] = s["status"]["code"].removeprefix("STATUS_CODE_")
+            s["mlflow.span_dict_version"] = 4
+    got, want = load_mlflow(traces), load_mlflow(V3)
+    assert got.spans.drop("attributes").equals(want.spans.drop("attributes"))
+    assert got.traces.equals(want.traces)
+
+
+def test_spans_without_mlflow_attributes_use_openinference() -> None:
+    """Spans MLflow received over OTLP from other instrumentation keep their own conventions
+    (https://mlflow.org/docs/latest/genai/tracing/opentelemetry/ingest): no mlflow.spanType."""
+    trace = fixture(V3)[0]
+    trace["data"]["spans"] = [
+        {
+            "trace_id": trace["data"]["spans"][0]["trace_id"],
+            "span_id": "AQIDBAUGBwg=",
+            "parent_span_id": None,
+            "name": "ChatCompletion",
+            "start_time_unix_nano": 1748942120123000000,
+            "end_time_unix_nano": 1748942121123000000,
+            "status": {"code": "STATUS_CODE_OK", "message": ""},
+            "attributes": {
+                "mlflow.traceRequestId": json.dumps(OK),
+                "openinference.span.kind": "LLM",
+                "llm.model_name": "gpt-4o-mini",
+                "llm.token_count.prompt": 12,
+                "llm.token_count.completion": 3,
+                "llm.input_messages.0.message.role": "user",
+                "llm.input_messages.0.message.content": "Hi",
+                "llm.output_messages.0.message.role": "assistant",
+                "llm.output_messages.0.message.content": "Hello!",
+                "session.id": "sess-9",
+            },
+        }
+    ]
+    row = load_mlflow(trace).spans.row(0, named=True)
+    assert (row["span_id"], row["kind"], row["kind_raw"], row["model"]) == (
+        "0102030405060708",
+        "llm",
+        "LLM",
+        "gpt-4o-mini",
+    )
+    assert (row["input_tokens"], row["output_tokens"], row["total_tokens"]) == (12, 3, 15)
+    assert row["input_messages"][0]["content"] == "Hi"
+    assert row["output_messages"][0]["content"] == "Hello!"
+    assert row["session_id"] == "sess-9"  # the span's own, before the trace metadata's
