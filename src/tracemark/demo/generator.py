@@ -266,7 +266,7 @@ def generate(
     timed_out = rng.random(n_calls) < 0.03
     any_timeout = np.bincount(call_t[timed_out], minlength=n) > 0
     anthropic = np.array([m.provider == "anthropic" for m in C.MODELS])[model]
-    call_ids = pl.Series(np.where(anthropic[call_t], "toolu_01", "call_")) + hex_ids(
+    call_ids = pick(("call_", "toolu_01"), anthropic[call_t].astype(np.int64)) + hex_ids(
         rng, n_calls, 12
     )
     call_fields = sorted(
