@@ -339,9 +339,9 @@ def test_trace_dataset_directory(tmp_path: Path) -> None:
     pq.write_table(
         table.replace_schema_metadata({b"arize": arize}), tmp_path / "evaluations-1.parquet"
     )
-    t = load_phoenix(tmp_path)
-    assert t.spans.height == 9
-    assert t.evaluations.select("name", "span_id").rows() == [("relevance", "c1d2e3f405060708")]
+    for t in (load_phoenix(tmp_path), tm.load(tmp_path)):
+        assert t.spans.height == 9
+        assert t.evaluations.select("name", "span_id").rows() == [("relevance", "c1d2e3f405060708")]
 
 
 def test_rows_without_ids_are_quarantined() -> None:
@@ -452,3 +452,20 @@ def test_demo_traces_survive_a_phoenix_export(tmp_path: Path) -> None:
     key = ["trace_id", "name", "span_id", "author"]
     assert back.evaluations.select(ev).sort(key).equals(original.evaluations.select(ev).sort(key))
     assert back.traces.equals(original.traces)
+
+
+def test_nested_attributes_saved_as_json_text(tmp_path: Path) -> None:
+    """A frame written to CSV keeps lists as JSON text: they are decoded back."""
+    df = pl.read_json(HERE / "spans.json", infer_schema_length=None)
+    nested = [
+        f"attributes.{k}"
+        for k in ("llm.input_messages", "llm.output_messages", "retrieval.documents", "tag.tags")
+    ]
+    as_text = df.with_columns(
+        pl.col(c).map_elements(lambda v: json.dumps(v.to_list()), return_dtype=pl.String)
+        for c in nested
+    )
+    want = load_phoenix(df).spans
+    got = load_phoenix(as_text).spans
+    for col in ("input_messages", "output_messages", "documents", "tags"):
+        assert got[col].equals(want[col]), col

@@ -50,14 +50,16 @@ NAME = "phoenix"
 
 
 def detect(sample: Sample) -> bool:
-    """Whether ``sample`` is a Phoenix spans frame (``context.span_id`` and ``context.trace_id``
-    columns, or ``span_id`` / ``trace_id`` beside ``span_kind`` and ``attributes.*``)."""
+    """Whether ``sample`` is a Phoenix frame: ``context.span_id`` / ``context.trace_id``
+    columns, or ``span_id`` and ``trace_id`` beside ``span_kind`` and ``attributes.*``."""
     if sample.columns is None:
         first = sample.first
         # the frame saved as JSON records (``df.to_json(orient="records")``)
         return isinstance(first, Mapping) and {"context.span_id", "context.trace_id"} <= set(first)
     cols = set(sample.columns)
-    if {"context.span_id", "context.trace_id"} <= cols:
+    if {"context.span_id", "context.trace_id"} & cols:
+        # Phoenix's own column names; a directory saved by TraceDataset.save lists its
+        # evaluations-*.parquet (indexed by context.span_id / context.trace_id) first
         return True
     return {"span_id", "trace_id", "span_kind"} <= cols and any(c.startswith(PREFIX) for c in cols)
 

@@ -35,6 +35,13 @@ NAME = "phoenix"
 PREFIX = "attributes."
 _ALIASES = {"span_id": "context.span_id", "trace_id": "context.trace_id"}
 # Attribute roots understood only by the reference mapping (outside OpenInference).
+_NESTED_KEYS = (
+    "llm.input_messages",
+    "llm.output_messages",
+    "retrieval.documents",
+    "reranker.output_documents",
+    "tag.tags",
+)
 _REFERENCE_ROOTS = ("gen_ai", "traceloop")
 _MAPPED_TOP = {
     "context.trace_id",
@@ -301,10 +308,29 @@ def _reference_rows(frame: pl.DataFrame, cols: _Columns) -> pl.DataFrame | None:
     return pl.DataFrame([series(k, out[k], dtype) for k, dtype in schema.items()])
 
 
+def _decode_json_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """List attributes that arrive as JSON text (a CSV or JSON round trip of the frame) decoded
+    to the nested values Phoenix gives; text that is not JSON stays as it is."""
+    fixes = []
+    for key in _NESTED_KEYS:
+        col = PREFIX + key
+        if col in frame.columns and frame.schema[col] == pl.String:
+            values = frame.get_column(col)
+            if values.drop_nulls().str.strip_chars_start().str.starts_with("[").all():
+                try:
+                    fixes.append(values.str.json_decode())
+                except pl.exceptions.PolarsError:
+                    continue
+    return frame.with_columns(fixes) if fixes else frame
+
+
 def map_spans(frame: pl.DataFrame, source: str, quarantine: Quarantine) -> pl.DataFrame:
+    """Canonical spans from a Phoenix spans frame (``source`` names it in errors and the
+    quarantine); rows without ids are quarantined."""
     frame = frame.rename(
         {a: c for a, c in _ALIASES.items() if a in frame.columns and c not in frame.columns}
     )
+    frame = _decode_json_columns(frame)
     missing = [c for c in ("context.span_id", "context.trace_id") if c not in frame.columns]
     if missing:
         raise ValueError(
