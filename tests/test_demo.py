@@ -259,6 +259,43 @@ def test_evaluations_follow_the_planted_failure_modes(demo: tm.Traces) -> None:
     assert 0 < (t.filter(pl.col("mode") == "none")["eval.faithfulness"] < 0.5).mean() < 0.1
 
 
+def test_failure_modes_have_causes_to_find(demo: tm.Traces) -> None:
+    meta = demo.traces.select(
+        mode=pl.col("metadata").str.json_path_match("$.demo.failure_mode"),
+        version=pl.col("metadata").str.json_path_match("$.app_version"),
+        route=pl.col("metadata").str.json_path_match("$.route"),
+        flagged=pl.col("tags").list.contains("new-retriever"),
+        model=pl.col("models").list.first(),
+    )
+
+    def rate(mode: str, where: pl.Expr) -> float:
+        rows = meta.filter(where)
+        return (rows.get_column("mode") == mode).mean()  # type: ignore[return-value]
+
+    assert rate("hallucinated_reference", pl.col("version") == "2.4.0") > 2 * rate(
+        "hallucinated_reference", pl.col("version") == "2.3.0"
+    )
+    assert rate("irrelevant_response", pl.col("flagged")) > 2 * rate(
+        "irrelevant_response", ~pl.col("flagged")
+    )
+    assert rate("tone_mismatch", pl.col("route") == "/email") > 2 * rate(
+        "tone_mismatch", pl.col("route") != "/email"
+    )
+    small = pl.col("model").str.contains("mini|haiku|flash")
+    assert (meta.filter(small)["mode"] != "none").mean() > (
+        meta.filter(~small)["mode"] != "none"
+    ).mean()
+    # the retriever misses on irrelevant answers: their top documents score lower
+    top = demo.spans.filter(pl.col("kind") == "retriever").select(
+        "trace_id", top=pl.col("documents").list.first().struct.field("score")
+    )
+    with_mode = demo.traces.select(
+        "trace_id", mode=pl.col("metadata").str.json_path_match("$.demo.failure_mode")
+    ).join(top, on="trace_id")
+    means = dict(with_mode.group_by("mode").agg(pl.col("top").mean()).iter_rows())
+    assert means["irrelevant_response"] < means["none"] - 0.1
+
+
 def test_evaluation_rows_are_consistent(demo: tm.Traces, spans: pl.DataFrame) -> None:
     ev = demo.evaluations
     assert ev.filter(pl.col("span_id").is_null()).height == 0

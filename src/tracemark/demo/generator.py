@@ -20,7 +20,13 @@ give the same frames in any process.
 
 Planted failure modes are recorded in the root span's metadata as
 ``{"demo": {"failure_mode": ..., "topic": ...}}`` and lower the matching evaluator scores
-(see :mod:`tracemark.demo.evaluations`).
+(see :mod:`tracemark.demo.evaluations`). They also have causes for analyses to find:
+failures are more frequent with the small models (``gpt-4o-mini``, ``claude-3-5-haiku``,
+``gemini-1.5-flash``); ``hallucinated_reference`` rises in ``app_version`` 2.4.0 (the last
+third of the period, with a canary before); ``irrelevant_response`` follows the
+``new-retriever`` feature flag (its retrieval brings another topic's documents, with lower
+scores); ``overly_verbose`` favours the small Anthropic and Google models; ``tone_mismatch``
+the ``/email`` route.
 """
 
 from __future__ import annotations
@@ -157,10 +163,10 @@ def generate(
     p_fail = np.clip(failure_rate * factor / factor.mean(), 0, 0.95)
     failed = rng.random(n) < p_fail
     w = np.tile(np.asarray(C.FAILURE_WEIGHTS[1:]), (n, 1))
-    w[:, 0] *= np.where(version == 2, 2.5, 1.0)  # hallucinated references regress in 2.4.0
-    w[:, 1] *= np.where(new_retriever, 2.5, 1.0)  # off-topic answers with the new retriever
+    w[:, 0] *= np.where(version == 2, 4.0, 1.0)  # hallucinated references regress in 2.4.0
+    w[:, 1] *= np.where(new_retriever, 4.0, 1.0)  # off-topic answers with the new retriever
     w[:, 2] *= np.where(np.isin(model, [3, 4]), 2.0, 1.0)  # verbose small models
-    w[:, 4] *= np.where(route == 2, 2.5, 1.0)  # curt replies on the email route
+    w[:, 4] *= np.where(route == 2, 4.0, 1.0)  # curt replies on the email route
     mode = np.where(failed, 1 + choice_rows(rng, w), 0)
     other_topic = (topic + rng.integers(1, N_TOPICS, size=n)) % N_TOPICS
     wrong_topic = (topic + rng.integers(1, N_TOPICS, size=n)) % N_TOPICS
