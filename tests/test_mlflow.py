@@ -319,6 +319,25 @@ def test_trace_objects_and_the_search_traces_frame() -> None:
     )
     assert detect(frame) == "mlflow"
     assert tm.load(frame).spans.equals(want.spans)
+    # MLflow 2's frame: no trace objects, the fields as columns (spans as dicts)
+    v2 = fixture(V2)
+    frame2 = pd.DataFrame(
+        {
+            "request_id": [v2["info"]["request_id"]],
+            "trace": [None],
+            "timestamp_ms": [v2["info"]["timestamp_ms"]],
+            "status": ["OK"],
+            "execution_time_ms": [v2["info"]["execution_time_ms"]],
+            "request": [v2["data"]["request"]],
+            "response": [v2["data"]["response"]],
+            "request_metadata": [v2["info"]["request_metadata"]],
+            "spans": [v2["data"]["spans"]],
+            "tags": [v2["info"]["tags"]],
+        }
+    )
+    assert detect(frame2) == "mlflow"
+    got, want2 = tm.load(frame2).spans, load_mlflow(V2).spans
+    assert got.drop("metadata").equals(want2.drop("metadata"))  # the frame has no experiment
 
 
 def test_json_list_and_json_lines_agree(tmp_path: Path) -> None:

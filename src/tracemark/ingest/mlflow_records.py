@@ -189,7 +189,9 @@ def records_from_frame(frame: Any) -> list[Any]:
             )
             if row.get(k) is not None
         }
-        out.append({"info": info, "data": {"spans": list(row.get("spans") or [])}})
+        data = {"spans": list(row.get("spans") or [])}
+        data.update({k: row[k] for k in ("request", "response") if row.get(k) is not None})
+        out.append({"info": info, "data": data})
     return out
 
 
