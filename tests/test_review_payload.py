@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from tracemark.model import Traces
-from tracemark.review.payload import PayloadError, TracePayload, tree_order
+from tracemark.review.payload import PayloadError, TracePayload, previews, tree_order
 from tracemark.review.sample import sample_trace
 
 T0 = datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC)
@@ -196,22 +196,28 @@ def test_payload_holds_the_summary_tree_and_details() -> None:
 def test_long_texts_are_cut_to_previews_and_fetched_in_full() -> None:
     payload = TracePayload(agent_trace(), ["t1"], preview_chars=100)
     p = payload.to_dict()
-    cut = [
-        p["details"][1]["input_messages"][1]["content"],
-        p["details"][2]["documents"][1]["content"],
-        p["details"][3]["tool_result"],
-        p["evaluations"][0]["explanation"],
-    ]
-    for text in cut:
-        assert isinstance(text, dict) and len(text["preview"]) == 100
-        assert text["length"] > 100
-    assert payload.text(cut[0]["ref"]) == LONG
-    assert payload.text(cut[1]["ref"]) == LONG
-    assert payload.text(cut[2]["ref"]) == LONG
-    assert payload.text(cut[3]["ref"]) == "Promises a date. " + LONG
-    assert cut[0]["preview"] == LONG[:100]
-    # short texts stay plain strings
+    user = p["details"][1]["input_messages"][1]
+    doc = p["details"][2]["documents"][1]
+    tool = p["details"][3]
+    explanation = p["evaluations"][0]
+    # a cut text is its preview, with its full length beside it
+    for holder, field in ((user, "content"), (doc, "content"), (tool, "tool_result")):
+        assert holder[field] == LONG[:100]
+        assert holder[f"{field}__n"] == len(LONG)
+    assert explanation["explanation"] == ("Promises a date. " + LONG)[:100]
+    cut = {tuple(ref): (preview, n) for ref, preview, n in previews(p)}
+    assert cut[("s", 1, "input_messages", 1, "content")] == (LONG[:100], len(LONG))
+    assert cut[("s", 2, "documents", 1, "content")] == (LONG[:100], len(LONG))
+    assert cut[("s", 3, "tool_result")] == (LONG[:100], len(LONG))
+    assert ("e", 0, "explanation") in cut
+    assert payload.text(["s", 1, "input_messages", 1, "content"]) == LONG
+    assert payload.text(["s", 2, "documents", 1, "content"]) == LONG
+    assert payload.text(["s", 3, "tool_result"]) == LONG
+    assert payload.text(["e", 0, "explanation"]) == "Promises a date. " + LONG
+    # short texts stay whole, with no length beside them; nulls are left out
+    assert doc.get("metadata") == '{"src": "kb"}' and "metadata__n" not in doc
     assert p["details"][2]["documents"][0]["content"] == "Ships in 2 days."
+    assert "tool_result" not in p["details"][1] and "model" not in p["details"][2]
     # the whole payload stays small although every long text is 6,000 characters
     assert len(orjson.dumps(p)) < 6000
 
@@ -219,24 +225,21 @@ def test_long_texts_are_cut_to_previews_and_fetched_in_full() -> None:
 def test_every_reference_points_at_its_text() -> None:
     payload = TracePayload(agent_trace(), ["t1"], preview_chars=5)
     p = payload.to_dict()
-    refs: list[tuple[list, str]] = []
-
-    def walk(x: object) -> None:
-        if isinstance(x, dict):
-            if "ref" in x and "preview" in x:
-                refs.append((x["ref"], x["preview"]))
-            else:
-                for v in x.values():
-                    walk(v)
-        elif isinstance(x, list):
-            for v in x:
-                walk(v)
-
-    walk(p)
+    refs = previews(p)
     assert len(refs) > 10
-    for ref, preview in refs:
+    kinds = {ref[0] for ref, _, _ in refs}
+    assert kinds == {"t", "e", "s"}
+    for ref, preview, length in refs:
         full = payload.text(ref)
-        assert full.startswith(preview) and len(full) > len(preview)
+        assert full.startswith(preview) and len(full) == length > len(preview)
+
+
+def test_texts_with_quotes_and_null_lookalikes_survive_encoding() -> None:
+    tricky = 'a "quoted" ,"model":null, {"x":null} [] \\ end'
+    spans = [span("t", "r", None, 0, 10, input=tricky, tags=[], model=None)]
+    p = TracePayload(Traces(pl.DataFrame(spans)), ["t"]).to_dict()
+    assert p["details"][0]["input"] == tricky
+    assert "model" not in p["details"][0] and "tags" not in p["details"][0]
 
 
 def test_bad_references_and_missing_traces_raise_clear_errors() -> None:

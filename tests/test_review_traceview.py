@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from tracemark.model import Traces
+from tracemark.review.payload import previews
 from tracemark.review.sample import sample_trace
 from tracemark.review.widget import TraceView
 
@@ -129,18 +130,15 @@ def test_full_texts_and_span_details_on_demand() -> None:
     missing = p["details"].index(None)
     reply = call(view, "span", {"position": missing, "payload_id": p["payload_id"]})
     assert reply["ok"] and reply["detail"]["position"] == missing
-    cut = next(
-        d["content"]
-        for det in p["details"]
-        if det and "documents" in det
-        for d in det["documents"]
-        if isinstance(d["content"], dict)
-    )
-    reply = call(view, "text", {"ref": cut["ref"], "payload_id": p["payload_id"]})
-    assert reply["ok"] and len(reply["text"]) == cut["length"]
-    assert reply["text"].startswith(cut["preview"])
+    window = call(view, "span", {"position": missing, "count": 30, "payload_id": p["payload_id"]})
+    assert [d["position"] for d in window["details"]] == list(range(missing, missing + 30))
+    assert window["details"][0] == reply["detail"]
+    ref, preview, length = next(c for c in previews(p) if "documents" in c[0])
+    reply = call(view, "text", {"ref": ref, "payload_id": p["payload_id"]})
+    assert reply["ok"] and len(reply["text"]) == length
+    assert reply["text"].startswith(preview)
     # an answer for a trace no longer on screen is refused, not wrong
-    stale = call(view, "text", {"ref": cut["ref"], "payload_id": "old"})
+    stale = call(view, "text", {"ref": ref, "payload_id": "old"})
     assert stale["ok"] is False and "changed" in stale["error"]
     bad = call(view, "text", {"ref": ["s", 10**6, "input"], "payload_id": p["payload_id"]})
     assert bad["ok"] is False and "does not point at a text" in bad["error"]

@@ -12,6 +12,7 @@ import pytest
 
 from tracemark.labels import Boolean, Categorical, LabelSchema, Score, Text
 from tracemark.model import Traces
+from tracemark.review.payload import previews
 from tracemark.review.sample import sample_trace
 from tracemark.review.widget import Review
 from tracemark.store.store import Store
@@ -307,15 +308,10 @@ def test_texts_on_demand_and_stale_requests(queue: Any, store: Store) -> None:
     q.add(traces.trace_ids)
     review = Review(q, traces, reviewer="ada", preview_chars=300)
     p = shown(review)
-    cut = next(
-        d["content"]
-        for det in p["details"]
-        if det and "documents" in det
-        for d in det["documents"]
-        if isinstance(d["content"], dict)
-    )
-    reply = call(review, "text", {"ref": cut["ref"], "payload_id": p["payload_id"]})
-    assert reply["ok"] and len(reply["text"]) == cut["length"] > 9000
+    ref, preview, length = next(c for c in previews(p) if "documents" in c[0])
+    reply = call(review, "text", {"ref": ref, "payload_id": p["payload_id"]})
+    assert reply["ok"] and len(reply["text"]) == length > 9000
+    assert reply["text"].startswith(preview)
     assert call(review, "save", {"item_id": "nope", "values": {}, "submit": False})["ok"] is False
 
 

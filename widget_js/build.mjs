@@ -12,7 +12,7 @@ mkdirSync(outdir, { recursive: true });
 
 const common = {
   bundle: true,
-  minify: true,
+  minify: !process.env.TM_NO_MINIFY,
   sourcemap: false,
   target: ["es2020", "chrome100", "firefox100", "safari15"],
   logLevel: "warning",

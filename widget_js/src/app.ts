@@ -7,7 +7,7 @@ import { LabelForm } from "./form";
 import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtScore, fmtTime, plural } from "./format";
 import { helpOverlay, isTextInput } from "./keys";
 import { renderMarkdown } from "./markdown";
-import { loadAll, textBlock, type TextContext } from "./text";
+import { loadAll, normalizeTexts, textBlock, type TextContext } from "./text";
 import { SpanTree } from "./tree";
 import type { Listing, Payload, Progress, Reply, Schema, SpanDetail, Status } from "./types";
 
@@ -17,6 +17,9 @@ export type Invoke = (name: string, msg: unknown, opts?: { signal?: AbortSignal 
 export const DRAFT_DELAY_MS = 600;
 const COMMAND_TIMEOUT_MS = 60_000;
 const PAGE_ROWS = 15;
+/** Span details fetched at once when the payload left them out: around the selection. */
+const FETCH_WINDOW = 60;
+const FETCH_BEFORE = 10;
 
 type Mark = "none" | "dirty" | "saving" | "saved" | "partial" | "submitted" | "error";
 
@@ -42,6 +45,7 @@ export class App {
   private schemaKey = "";
   private readonly ctx: TextContext;
   private readonly fetched = new Map<number, SpanDetail>();
+  private readonly loading = new Set<number>();
   private selected = 0;
   private gen = 0;
   private mark: Mark = "none";
@@ -54,7 +58,7 @@ export class App {
   private readonly top = h("div", { class: "tm-top" });
   private readonly summary = h("div", { class: "tm-summary" });
   private readonly treeHead = h("div", { class: "tm-pane-head" });
-  private readonly detailEl = h("div", { class: "tm-detail", attrs: { "aria-live": "polite" } });
+  private detailEl = h("div", { class: "tm-detail", attrs: { "aria-live": "polite" } });
   private readonly formHost = h("div", { class: "tm-formhost" });
   private readonly markEl = h("span", { class: "tm-savemark", data: { state: "none" } });
   private readonly guideEl = h("div", { class: "tm-guidelines" });
@@ -191,8 +195,13 @@ export class App {
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (p) {
+      normalizeTexts(p.trace, ["t"]);
+      normalizeTexts(p.evaluations ?? [], ["e"]);
+    }
     this.payload = p;
     this.fetched.clear();
+    this.loading.clear();
     this.ctx.cache.clear();
     this.gen = 0;
     this.renderTop();
@@ -200,7 +209,7 @@ export class App {
     this.renderStatus();
     if (!p) {
       this.tree.setSpans({ id: [], name: [], kind: [], status: [], start: [], dur: [], model: [], tokens: [], evals: [], parent: [], depth: [] }, 0);
-      fill(this.detailEl);
+      this.showDetail();
       fill(this.treeHead);
       this.form?.load(null);
       this.setMark("none");
@@ -210,7 +219,7 @@ export class App {
     this.tree.setSpans(p.spans, p.trace.duration_ms);
     if (p.missing) {
       fill(this.treeHead);
-      fill(this.detailEl, h("div", { class: "tm-form-error", attrs: { role: "alert" }, text: p.missing }));
+      this.showDetail(h("div", { class: "tm-form-error", attrs: { role: "alert" }, text: p.missing }));
     }
     fill(
       this.treeHead,
@@ -402,28 +411,53 @@ export class App {
   }
 
   // -- spans ------------------------------------------------------------------------------
+  /** The detail of the span at `pos`: from the payload, or fetched earlier; null if neither. */
+  private detailAt(pos: number): SpanDetail | null {
+    const got = this.fetched.get(pos);
+    if (got) return got;
+    const d = this.payload?.details[pos];
+    if (!d) return null;
+    normalizeTexts(d, ["s", pos]);
+    this.fetched.set(pos, d);
+    return d;
+  }
+
   select(pos: number): void {
     const p = this.payload;
     if (!p || p.spans.id.length === 0) return;
     pos = Math.max(0, Math.min(p.spans.id.length - 1, pos));
     this.selected = pos;
     this.tree.select(pos);
-    const d = p.details[pos] ?? this.fetched.get(pos);
+    const d = this.detailAt(pos);
     if (d) {
       this.renderDetail(d);
       return;
     }
-    fill(this.detailEl, h("div", { class: "tm-muted tm-loading", text: `Loading span ${p.spans.name[pos] ?? ""}…` }));
-    const payload = p;
-    void this.call("span", { position: pos, payload_id: this.payloadId() }).then((reply) => {
-      if (this.payload !== payload) return;
-      if (reply.ok && reply.detail) {
-        this.fetched.set(pos, reply.detail as SpanDetail);
-        if (this.selected === pos) this.renderDetail(reply.detail as SpanDetail);
-      } else if (this.selected === pos) {
-        fill(this.detailEl, h("div", { class: "tm-form-error", text: reply.error ?? "could not load the span" }));
+    this.showDetail(h("div", { class: "tm-muted tm-loading", text: `Loading span ${p.spans.name[pos] ?? ""}…` }));
+    if (this.loading.has(pos)) return;
+    // fetch a window of spans around this one, so moving on with j/k finds them here
+    const start = Math.max(0, pos - FETCH_BEFORE);
+    const count = Math.min(FETCH_WINDOW, p.spans.id.length - start);
+    for (let i = start; i < start + count; i++) if (!p.details[i]) this.loading.add(i);
+    void this.call("span", { position: start, count, payload_id: this.payloadId() }).then((reply) => {
+      if (this.payload !== p) return;
+      for (let i = start; i < start + count; i++) this.loading.delete(i);
+      const list = Array.isArray(reply.details) ? (reply.details as SpanDetail[]) : [];
+      for (const det of list) this.fetched.set(det.position, normalizeTexts(det, ["s", det.position]));
+      const now = this.fetched.get(this.selected);
+      if (now && this.selected >= start && this.selected < start + count) this.renderDetail(now);
+      else if (!reply.ok && this.selected === pos) {
+        this.showDetail(h("div", { class: "tm-form-error", text: reply.error ?? "could not load the span" }));
       }
     });
+  }
+
+  /** Show `content` in the detail pane: a new scroll box, so it starts at the top without a
+   * forced layout. */
+  private showDetail(...content: Child[]): void {
+    const box = h("div", { class: "tm-detail", attrs: { "aria-live": "polite" } }, ...content);
+    this.detailEl.replaceWith(box);
+    this.detailEl = box;
   }
 
   private renderDetail(d: SpanDetail): void {
@@ -439,8 +473,7 @@ export class App {
       if (p.trace.input !== undefined && d.input === undefined && !d.input_messages) parts.push(h("section", { class: "tm-sec" }, h("h4", { class: "tm-sec-title", text: "Trace input" }), textBlock(p.trace.input, this.ctx, "auto")));
       if (p.trace.output !== undefined && d.output === undefined && !d.output_messages) parts.push(h("section", { class: "tm-sec" }, h("h4", { class: "tm-sec-title", text: "Trace output" }), textBlock(p.trace.output, this.ctx, "auto")));
     }
-    fill(this.detailEl, ...parts);
-    this.detailEl.scrollTop = 0;
+    this.showDetail(...parts);
   }
 
   // -- labels and saving ------------------------------------------------------------------

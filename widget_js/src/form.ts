@@ -58,7 +58,7 @@ export class LabelForm {
     });
     this.el = h("div", { class: "tm-form" }, this.formError, list);
     if (schema.labels.length === 0) list.appendChild(h("div", { class: "tm-muted", text: "This queue has no labels defined." }));
-    this.setActive(0);
+    this.setActive(0, false);
   }
 
   get size(): number {
@@ -89,7 +89,7 @@ export class LabelForm {
     const el = h("div", { class: `tm-field tm-type-${def.type}`, data: { label: def.name } }, legend);
     if (def.description) el.appendChild(h("div", { class: "tm-field-desc", text: def.description }));
     const f: Field = { def, el, error, value: def.type === "categorical" && def.multiple ? [] : null, reasoning: "", assessment: null, sync: () => {} };
-    el.addEventListener("mousedown", () => this.setActive(index));
+    el.addEventListener("mousedown", () => this.setActive(index, false));
     const control = h("div", { class: "tm-control" });
     el.appendChild(control);
     if (def.type === "categorical" || def.type === "boolean" || (def.type === "score" && scoreOptions(def))) {
@@ -225,12 +225,12 @@ export class LabelForm {
     this.changed(f);
   }
 
-  setActive(i: number): void {
+  setActive(i: number, scroll = true): void {
     if (this.fields.length === 0) return;
     this.active = Math.max(0, Math.min(this.fields.length - 1, i));
     this.fields.forEach((f, k) => f.el.classList.toggle("tm-active", k === this.active));
     const el = this.fields[this.active].el;
-    if (typeof el.scrollIntoView === "function") el.scrollIntoView({ block: "nearest" });
+    if (scroll && typeof el.scrollIntoView === "function") el.scrollIntoView({ block: "nearest" });
   }
 
   move(delta: number): void {
@@ -300,7 +300,7 @@ export class LabelForm {
       f.sync();
     }
     this.formError.textContent = "";
-    this.setActive(0);
+    this.setActive(0, false);
   }
 
   state(): FormState {

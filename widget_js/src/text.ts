@@ -16,6 +16,31 @@ export interface TextContext {
 
 export type TextMode = "plain" | "json" | "auto" | "prose";
 
+/**
+ * Turn the wire form of cut texts into previews, in place: a field `x` with a sibling `x__n`
+ * (its full length) becomes `{preview, length, ref}`, the ref being the field's path from
+ * `path` (an object with a numeric `_i`, an evaluation, starts the path ["e", _i]).
+ */
+export function normalizeTexts<T>(x: T, path: unknown[]): T {
+  if (Array.isArray(x)) {
+    x.forEach((v, i) => normalizeTexts(v, [...path, i]));
+  } else if (x !== null && typeof x === "object") {
+    const o = x as Record<string, unknown>;
+    if (typeof o._i === "number") path = ["e", o._i];
+    for (const k of Object.keys(o)) {
+      const v = o[k];
+      if (k.endsWith("__n")) {
+        const base = k.slice(0, -3);
+        if (typeof v === "number") o[base] = { preview: typeof o[base] === "string" ? o[base] : "", length: v, ref: [...path, base] };
+        delete o[k];
+      } else if (v !== null && typeof v === "object" && !isPreview(v as Text)) {
+        normalizeTexts(v, [...path, k]);
+      }
+    }
+  }
+  return x;
+}
+
 export function refKey(ref: unknown[]): string {
   return JSON.stringify(ref);
 }

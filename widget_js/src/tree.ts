@@ -42,12 +42,28 @@ export class SpanTree {
   private rowOf: Map<number, number> = new Map();
   private total = 1;
   private frame = 0;
+  /** The scroll box's height and scroll offset, kept from events so that drawing rows never
+   * forces a layout. */
+  private viewHeight = 0;
+  private scrollTop = 0;
   selected = 0;
 
   constructor(private readonly opts: TreeOptions) {
     this.inner = h("div", { class: "tm-tree-inner" });
     this.el = h("div", { class: "tm-tree", attrs: { role: "tree", "aria-label": "spans" } }, this.inner);
-    this.el.addEventListener("scroll", () => this.schedule());
+    this.el.addEventListener("scroll", () => {
+      this.scrollTop = this.el.scrollTop;
+      this.schedule();
+    });
+    if (typeof ResizeObserver === "function") {
+      new ResizeObserver((entries) => {
+        const hgt = entries[entries.length - 1]?.contentRect.height ?? 0;
+        if (hgt > 0 && Math.abs(hgt - this.viewHeight) > 0.5) {
+          this.viewHeight = hgt;
+          this.schedule();
+        }
+      }).observe(this.el);
+    }
     this.inner.addEventListener("click", (ev) => {
       const row = (ev.target as HTMLElement).closest<HTMLElement>(".tm-row");
       if (!row) return;
@@ -93,7 +109,7 @@ export class SpanTree {
     }
     this.selected = 0;
     this.recompute();
-    this.el.scrollTop = 0;
+    this.setScroll(0);
     this.render();
   }
 
@@ -130,13 +146,22 @@ export class SpanTree {
     this.render();
   }
 
+  private get view(): number {
+    return this.viewHeight || 480;
+  }
+
+  private setScroll(top: number): void {
+    if (top === this.scrollTop) return;
+    this.scrollTop = top;
+    this.el.scrollTop = top;
+  }
+
   private scrollTo(pos: number): void {
     const row = this.rowOf.get(pos);
     if (row === undefined) return;
     const top = row * ROW_HEIGHT;
-    const view = this.el.clientHeight || 480;
-    if (top < this.el.scrollTop) this.el.scrollTop = top;
-    else if (top + ROW_HEIGHT > this.el.scrollTop + view) this.el.scrollTop = top + ROW_HEIGHT - view;
+    if (top < this.scrollTop) this.setScroll(top);
+    else if (top + ROW_HEIGHT > this.scrollTop + this.view) this.setScroll(top + ROW_HEIGHT - this.view);
   }
 
   /** The visible span `delta` rows away from the selection. */
@@ -210,9 +235,9 @@ export class SpanTree {
   render(): void {
     const cols = this.cols;
     if (!cols) return;
-    const view = this.el.clientHeight || 600;
-    const first = Math.max(0, Math.floor(this.el.scrollTop / ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(this.visible.length, Math.ceil((this.el.scrollTop + view) / ROW_HEIGHT) + OVERSCAN);
+    const view = this.viewHeight || 600;
+    const first = Math.max(0, Math.floor(this.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(this.visible.length, Math.ceil((this.scrollTop + view) / ROW_HEIGHT) + OVERSCAN);
     const rows: HTMLElement[] = [];
     for (let r = first; r < last; r++) rows.push(this.row(this.visible[r], r));
     this.inner.replaceChildren(...rows);

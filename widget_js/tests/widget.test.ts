@@ -170,16 +170,33 @@ describe("the trace", () => {
     expect(root.querySelector(".tm-more")).toBeNull();
   });
 
-  it("asks Python for the detail of a span the payload left out", async () => {
-    const p = payload([{ name: "root" }, { name: "far away", detail: null }]);
-    const model = reviewModel(p, (name, msg) => (name === "span" ? { ok: true, detail: { position: msg.position, name: "far away", kind: "llm", output: "late text" } } : { ok: true }));
+  it("asks Python for the details the payload left out, a window at a time", async () => {
+    const specs = [{ name: "root" }, ...Array.from({ length: 80 }, (_, i) => ({ name: `far ${i + 1}`, detail: null }))];
+    const p = payload(specs);
+    const model = reviewModel(p, (name, msg) => {
+      if (name !== "span") return { ok: true };
+      const start = msg.position as number;
+      const details = Array.from({ length: msg.count as number }, (_, i) => ({
+        position: start + i,
+        name: `far ${start + i}`,
+        kind: "llm",
+        output: `late text ${start + i}`,
+        output__n: 9000,
+      }));
+      return { ok: true, details };
+    });
     const root = mount(model);
     key(root, "j");
-    expect(root.querySelector(".tm-detail")!.textContent).toContain("Loading span far away");
+    expect(root.querySelector(".tm-detail")!.textContent).toContain("Loading span far 1");
     await flush();
     await flush();
-    expect(model.callsTo("span")[0]).toMatchObject({ position: 1 });
-    expect(root.querySelector(".tm-detail")!.textContent).toContain("late text");
+    expect(model.callsTo("span")).toEqual([{ position: 0, count: 60, payload_id: "p1" }]);
+    expect(root.querySelector(".tm-detail")!.textContent).toContain("late text 1");
+    // the wire form of a cut text (field + field__n) becomes a preview with its path
+    expect(root.querySelector<HTMLElement>(".tm-detail .tm-more")!.dataset.ref).toBe('["s",1,"output"]');
+    for (let i = 0; i < 20; i++) key(root, "j");
+    expect(root.querySelector(".tm-detail")!.textContent).toContain("late text 21");
+    expect(model.callsTo("span")).toHaveLength(1); // the window already had it
   });
 
   it("keeps a 5,000-span trace small in the DOM: collapsed groups and only visible rows", () => {

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +26,15 @@ import orjson
 
 from tracemark.review.widget import STATIC
 
-__all__ = ["BASE_URL", "CHROMIUM_ARGS", "launch", "open_static", "open_widget"]
+__all__ = [
+    "BASE_URL",
+    "CHROMIUM_ARGS",
+    "find_chromium",
+    "launch",
+    "open_static",
+    "open_widget",
+    "screenshot",
+]
 
 BASE_URL = "http://tracemark.widget.test"
 CHROMIUM_ARGS = [
@@ -101,9 +111,19 @@ const el = document.getElementById("host");
 const t0 = performance.now();
 window.tmCleanup = await widget.render({ model, el });
 window.__tmRenderMs = performance.now() - t0;
+await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+window.__tmPaintMs = performance.now() - t0;
 window.__tmReady = true;
 </script></body></html>
 """
+
+
+def find_chromium() -> str | None:
+    """Debian's chromium (``$TRACEMARK_CHROMIUM`` first), or None."""
+    for candidate in (os.environ.get("TRACEMARK_CHROMIUM"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return shutil.which("chromium")
 
 
 def _bundle() -> tuple[bytes, bytes]:

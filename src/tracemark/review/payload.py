@@ -12,14 +12,18 @@ The browser only ever receives the current item. A payload holds:
   (large traces inline details up to a byte budget; the rest are fetched with
   :meth:`TracePayload.detail`).
 
-Texts longer than the preview length are sent as ``{"preview": str, "length": int, "ref": [...]}``;
-the full text is fetched on demand with :meth:`TracePayload.text`. Orphans and spans on a parent
-cycle are shown as roots, as :meth:`tracemark.Traces.problems` describes.
+Texts longer than the preview length are cut: the field holds the preview and a sibling
+``<field>__n`` holds the full length (absent when the text is whole). The front end fetches the
+full text with :meth:`TracePayload.text`, naming it by its path (:func:`previews` lists them):
+``["t", field]`` in the trace summary, ``["e", i, "explanation"]`` for an evaluation (``_i``
+is its number), ``["s", position, field, ...]`` in a span. Orphans and spans on a parent cycle
+are shown as roots, as :meth:`tracemark.Traces.problems` describes. Span details are encoded by
+Polars (``struct.json_encode``) without a Python loop over spans, nulls left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -32,45 +36,17 @@ __all__ = [
     "PREVIEW_CHARS",
     "PayloadError",
     "TracePayload",
+    "previews",
     "tree_order",
 ]
 
 #: Characters of a text sent with the payload; the rest is fetched on demand.
 PREVIEW_CHARS = 2000
 #: Bytes of span details inlined in a payload; details beyond it are fetched on demand.
-DETAIL_BUDGET = 1_500_000
+DETAIL_BUDGET = 400_000
 #: Characters of a span name in the tree columns.
 NAME_CHARS = 200
 
-_TEXT_COLUMNS = (
-    "input",
-    "output",
-    "tool_arguments",
-    "tool_result",
-    "status_message",
-    "metadata",
-    "attributes",
-)
-_PLAIN_COLUMNS = (
-    "span_id",
-    "parent_id",
-    "name",
-    "kind",
-    "kind_raw",
-    "status",
-    "duration_ms",
-    "model",
-    "provider",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cost_usd",
-    "tool_name",
-    "session_id",
-    "user_id",
-    "tags",
-    "source_format",
-)
 _ISO = "%Y-%m-%dT%H:%M:%S%.3fZ"
 
 
@@ -135,15 +111,21 @@ def tree_order(
     return order, parent, depth
 
 
+def _length(expr: pl.Expr, limit: int) -> pl.Expr:
+    """The text's length when it is longer than ``limit`` (else null: nothing was cut)."""
+    n = expr.str.len_chars()
+    return pl.when(n > limit).then(n)
+
+
 def _cut(expr: pl.Expr, name: str, limit: int) -> list[pl.Expr]:
-    return [expr.str.slice(0, limit).alias(name), expr.str.len_chars().alias(f"{name}__n")]
+    return [expr.str.slice(0, limit).alias(name), _length(expr, limit).alias(f"{name}__n")]
 
 
 def _cut_fields(names: Sequence[str], limit: int) -> list[pl.Expr]:
     out: list[pl.Expr] = []
     for f in names:
         out.append(pl.field(f).str.slice(0, limit).alias(f))
-        out.append(pl.field(f).str.len_chars().alias(f"{f}__n"))
+        out.append(_length(pl.field(f), limit).alias(f"{f}__n"))
     return out
 
 
@@ -168,66 +150,64 @@ def _document_expr(limit: int) -> pl.Expr:
     )
 
 
-def _text(value: str | None, length: int | None, ref: list[Any]) -> Any:
-    """A text as sent: the string itself, or a preview with its length and reference."""
-    if value is None:
-        return None
-    if length is not None and length > len(value):
-        return {"preview": value, "length": int(length), "ref": ref}
-    return value
+# Keys of the encoded span details (top level, messages, tool calls, documents, evaluations).
+_KEYS = (
+    "trace_id span_id name kind kind_raw status status_message start_time end_time duration_ms "
+    "model provider input_tokens output_tokens total_tokens cost_usd input output "
+    "input_messages output_messages tool_name tool_arguments tool_result documents session_id "
+    "user_id tags metadata attributes source_format evaluations role content tool_call_id "
+    "tool_calls id arguments score label explanation annotator_kind source author created_at"
+).split()
+_LENGTHS = (
+    "status_message input output tool_arguments tool_result metadata attributes "
+    "content arguments explanation"
+).split()
+# Null and empty-list fields are left out of the encoded JSON, in one Aho-Corasick pass.
+# Inside a JSON string every quote is escaped, so these only ever match the encoding's keys.
+_STRIP = {
+    f'{lead}"{key}":{empty}{trail}': "{" if lead == "{" else ""
+    for key in (*_KEYS, *(f"{k}__n" for k in _LENGTHS))
+    for empty in ("null", "[]")
+    for lead, trail in ((",", ""), ("{", ","))
+}
+
+
+def _strip_nulls(encoded: pl.Expr) -> pl.Expr:
+    return encoded.str.replace_many(_STRIP)
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None and v != []}
 
 
-def _messages(msgs: list[dict[str, Any]] | None, ref: list[Any]) -> list[dict[str, Any]] | None:
-    if not msgs:
-        return None
-    out = []
-    for mi, m in enumerate(msgs):
-        calls = [
-            _drop_none(
-                {
-                    "id": c.get("id"),
-                    "name": c.get("name"),
-                    "arguments": _text(
-                        c.get("arguments"),
-                        c.get("arguments__n"),
-                        [*ref, mi, "tool_calls", ci, "arguments"],
-                    ),
-                }
-            )
-            for ci, c in enumerate(m.get("tool_calls") or [])
-        ]
-        out.append(
-            _drop_none(
-                {
-                    "role": m.get("role"),
-                    "name": m.get("name"),
-                    "tool_call_id": m.get("tool_call_id"),
-                    "content": _text(m.get("content"), m.get("content__n"), [*ref, mi, "content"]),
-                    "tool_calls": calls or None,
-                }
-            )
-        )
+def previews(payload: Mapping[str, Any]) -> list[tuple[list[Any], str, int]]:
+    """Every cut text in a payload dict: ``(reference, preview, full length)``.
+
+    This is the walk the front end does to name the texts it asks for.
+    """
+    out: list[tuple[list[Any], str, int]] = []
+
+    def walk(x: Any, path: list[Any]) -> None:
+        if isinstance(x, dict):
+            if isinstance(x.get("_i"), int):
+                path = ["e", x["_i"]]
+            for k, v in x.items():
+                if k.endswith("__n") and isinstance(v, int):
+                    base = k[:-3]
+                    out.append(([*path, base], x.get(base) or "", v))
+                elif isinstance(v, dict | list):
+                    walk(v, [*path, k])
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, [*path, i])
+
+    walk(payload.get("trace") or {}, ["t"])
+    for ev in payload.get("evaluations") or []:
+        walk(ev, ["e"])
+    for d in payload.get("details") or []:
+        if d is not None:
+            walk(d, ["s", d["position"]])
     return out
-
-
-def _documents(docs: list[dict[str, Any]] | None, ref: list[Any]) -> list[dict[str, Any]] | None:
-    if not docs:
-        return None
-    return [
-        _drop_none(
-            {
-                "id": d.get("id"),
-                "score": d.get("score"),
-                "content": _text(d.get("content"), d.get("content__n"), [*ref, di, "content"]),
-                "metadata": _text(d.get("metadata"), d.get("metadata__n"), [*ref, di, "metadata"]),
-            }
-        )
-        for di, d in enumerate(docs)
-    ]
 
 
 class TracePayload:
@@ -289,30 +269,27 @@ class TracePayload:
     # -- what the payload sends ---------------------------------------------------------------
     def to_dict(self, *, focus_span: str | None = None) -> dict[str, Any]:
         """The payload as a JSON-safe dict (``focus`` is the position of ``focus_span``)."""
-        spans = self.spans
-        focus = None
-        if focus_span is not None:
-            hits = spans.with_row_index("_pos").filter(pl.col("span_id") == focus_span)
-            if hits.height:
-                focus = int(hits.item(0, "_pos"))
-        return {
-            "version": 1,
-            "trace": self._summary_dict(),
-            "traces": self.trace_ids if len(self.trace_ids) > 1 else None,
-            "evaluations": self._evaluation_dicts(trace_level=True),
-            "spans": self._columns(),
-            "details": self._details(),
-            "focus": focus,
-        }
+        return orjson.loads(self.to_json(focus_span=focus_span))
 
     def to_json(
         self, *, focus_span: str | None = None, extra: dict[str, Any] | None = None
     ) -> bytes:
-        """:meth:`to_dict` (plus ``extra`` keys) serialized as JSON bytes."""
-        d = self.to_dict(focus_span=focus_span)
-        if extra:
-            d.update(extra)
-        return orjson.dumps(d, option=orjson.OPT_SERIALIZE_NUMPY)
+        """The payload (plus ``extra`` keys) as JSON bytes: what the widget sends."""
+        focus = None
+        if focus_span is not None:
+            hits = self.spans.with_row_index("_pos").filter(pl.col("span_id") == focus_span)
+            if hits.height:
+                focus = int(hits.item(0, "_pos"))
+        head = {
+            "version": 2,
+            "trace": self._summary_dict(),
+            "traces": self.trace_ids if len(self.trace_ids) > 1 else None,
+            "evaluations": self._evaluation_dicts(),
+            "spans": self._columns(),
+            "focus": focus,
+            **(extra or {}),
+        }
+        return orjson.dumps(head)[:-1] + b',"details":' + self._details_json() + b"}"
 
     def _summary_dict(self) -> dict[str, Any]:
         s = self._summary
@@ -321,7 +298,7 @@ class TracePayload:
             row = s.select(
                 "trace_id",
                 "name",
-                "status",
+                pl.col("status").cast(pl.String),
                 "duration_ms",
                 "error_count",
                 "session_id",
@@ -339,7 +316,9 @@ class TracePayload:
                 *_cut(pl.col("metadata"), "metadata", limit),
             ).row(0, named=True)
         else:
-            agg = s.select(
+            first_input = pl.col("input").drop_nulls().first()
+            last_output = pl.col("output").drop_nulls().last()
+            row = s.select(
                 trace_id=pl.lit(None, dtype=pl.String),
                 name=pl.lit(self._title or "session"),
                 status=pl.when((pl.col("status") == "error").any())
@@ -366,55 +345,41 @@ class TracePayload:
                 total_tokens=pl.col("total_tokens").sum(),
                 cost_usd=pl.col("cost_usd").sum(),
                 start_time=pl.col("start_time").min().dt.strftime(_ISO),
-                input=pl.col("input").first().str.slice(0, limit),
-                input__n=pl.col("input").first().str.len_chars(),
-                output=pl.col("output").last().str.slice(0, limit),
-                output__n=pl.col("output").last().str.len_chars(),
-                metadata=pl.lit(None, dtype=pl.String),
-                metadata__n=pl.lit(None, dtype=pl.Int64),
-            )
-            row = agg.row(0, named=True)
-        out: dict[str, Any] = {k: v for k, v in row.items() if not k.endswith("__n")}
-        for k in ("input", "output", "metadata"):
-            out[k] = _text(row[k], row[f"{k}__n"], ["t", k])
-        out["status"] = str(out["status"]) if out["status"] is not None else None
+                input=first_input.str.slice(0, limit),
+                input__n=_length(first_input, limit),
+                output=last_output.str.slice(0, limit),
+                output__n=_length(last_output, limit),
+            ).row(0, named=True)
+        out = dict(row)
         out["n_traces"] = s.height
         if self._title is not None:
             out["name"] = self._title
         return _drop_none(out)
 
-    def _evaluation_dicts(
-        self, *, trace_level: bool = False, span_id: str | None = None
-    ) -> list[dict[str, Any]]:
-        ev = self._evaluations.with_row_index("_i")
-        if trace_level:
-            ev = ev.filter(pl.col("span_id").is_null())
-        else:
-            ev = ev.filter(pl.col("span_id") == span_id)
-        return self._evaluation_rows(ev)
-
-    def _evaluation_rows(self, ev: pl.DataFrame) -> list[dict[str, Any]]:
-        if ev.height == 0:
-            return []
+    def _evaluation_frame(self, ev: pl.DataFrame) -> pl.DataFrame:
+        """Evaluations as sent: ``_i`` (their number, for text references) and the fields."""
         limit = self.preview_chars
-        rows = ev.select(
+        return ev.select(
+            "trace_id",
+            "span_id",
             "_i",
             "name",
             "score",
             "label",
-            "annotator_kind",
+            *_cut(pl.col("explanation"), "explanation", limit),
+            pl.col("annotator_kind").cast(pl.String),
             "source",
             "author",
             pl.col("created_at").dt.strftime(_ISO),
-            *_cut(pl.col("explanation"), "explanation", limit),
-        ).to_dicts()
-        out = []
-        for r in rows:
-            i = r.pop("_i")
-            n = r.pop("explanation__n")
-            r["explanation"] = _text(r["explanation"], n, ["e", int(i), "explanation"])
-            out.append(_drop_none(r))
-        return out
+        )
+
+    def _evaluation_dicts(self) -> list[dict[str, Any]]:
+        """The trace-level evaluations."""
+        ev = self._evaluations.with_row_index("_i").filter(pl.col("span_id").is_null())
+        if ev.height == 0:
+            return []
+        rows = self._evaluation_frame(ev).drop("trace_id", "span_id").to_dicts()
+        return [_drop_none(r) for r in rows]
 
     def _columns(self) -> dict[str, list[Any]]:
         s = self.spans
@@ -451,81 +416,88 @@ class TracePayload:
         out["depth"] = self._depth
         return out
 
-    def _detail_frame(self, rows: pl.DataFrame) -> list[dict[str, Any]]:
+    def _encode(self, rows: pl.DataFrame) -> pl.Series:
+        """One JSON object per span of ``rows`` (which carry ``_pos``), nulls left out."""
         limit = self.preview_chars
-        frame = rows.select(
-            "_pos",
-            "trace_id",
-            *_PLAIN_COLUMNS,
+        spanned = self._evaluations.with_row_index("_i").filter(pl.col("span_id").is_not_null())
+        evals = (
+            self._evaluation_frame(spanned)
+            .group_by("trace_id", "span_id", maintain_order=True)
+            .agg(evaluations=pl.struct(pl.all().exclude("trace_id", "span_id")))
+        )
+        frame = rows.join(evals, on=["trace_id", "span_id"], how="left", maintain_order="left")
+        fields = [
+            pl.col("_pos").alias("position"),
+            *[pl.col(c) for c in ("trace_id", "span_id", "name")],
+            pl.col("kind").cast(pl.String),
+            "kind_raw",
+            pl.col("status").cast(pl.String),
+            *_cut(pl.col("status_message"), "status_message", limit),
             pl.col("start_time").dt.strftime(_ISO),
             pl.col("end_time").dt.strftime(_ISO),
-            *[e for c in _TEXT_COLUMNS for e in _cut(pl.col(c), c, limit)],
+            "duration_ms",
+            "model",
+            "provider",
+            "input_tokens",
+            "output_tokens",
+            "total_tokens",
+            "cost_usd",
+            *_cut(pl.col("input"), "input", limit),
+            *_cut(pl.col("output"), "output", limit),
             _message_expr("input_messages", limit),
             _message_expr("output_messages", limit),
+            "tool_name",
+            *_cut(pl.col("tool_arguments"), "tool_arguments", limit),
+            *_cut(pl.col("tool_result"), "tool_result", limit),
             _document_expr(limit),
-        )
-        out = []
-        for r in frame.to_dicts():
-            pos = int(r.pop("_pos"))
-            ref: list[Any] = ["s", pos]
-            d: dict[str, Any] = {k: r[k] for k in (*_PLAIN_COLUMNS, "start_time", "end_time")}
-            d["trace_id"] = r["trace_id"]
-            d["kind"] = str(d["kind"]) if d["kind"] is not None else None
-            d["status"] = str(d["status"]) if d["status"] is not None else None
-            for c in _TEXT_COLUMNS:
-                d[c] = _text(r[c], r[f"{c}__n"], [*ref, c])
-            d["input_messages"] = _messages(r["input_messages"], [*ref, "input_messages"])
-            d["output_messages"] = _messages(r["output_messages"], [*ref, "output_messages"])
-            d["documents"] = _documents(r["documents"], [*ref, "documents"])
-            d.pop("parent_id", None)
-            d["position"] = pos
-            out.append(_drop_none(d))
-        return out
+            "session_id",
+            "user_id",
+            "tags",
+            *_cut(pl.col("metadata"), "metadata", limit),
+            *_cut(pl.col("attributes"), "attributes", limit),
+            "source_format",
+            "evaluations",
+        ]
+        encoded = frame.select(_strip_nulls(pl.struct(*fields).struct.json_encode()).alias("j"))
+        return encoded.get_column("j")
 
-    def _attach_evaluations(self, details: list[dict[str, Any]]) -> None:
-        spanned = self._evaluations.with_row_index("_i").filter(pl.col("span_id").is_not_null())
-        if spanned.height == 0:
-            return
-        by_span: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        rows = self._evaluation_rows(spanned)
-        keys = spanned.select("trace_id", "span_id").rows()
-        for key, row in zip(keys, rows, strict=True):
-            by_span.setdefault(key, []).append(row)
-        for d in details:
-            evs = by_span.get((d.get("trace_id"), d.get("span_id")))  # type: ignore[arg-type]
-            if evs:
-                d["evaluations"] = evs
-
-    def _details(self) -> list[dict[str, Any] | None]:
-        """Details in display order, inlined while they fit in the byte budget."""
+    def _details_json(self) -> bytes:
+        """The details array: span details in display order while they fit in the budget."""
         n = self.spans.height
-        out: list[dict[str, Any] | None] = [None] * n
         if n == 0:
-            return out
-        indexed = self.spans.with_row_index("_pos")
+            return b"[]"
+        rows = self.spans.with_row_index("_pos")
+        inline: list[str] = []
         used = 0
         chunk = 256
-        for lo in range(0, n, chunk):
-            details = self._detail_frame(indexed.slice(lo, chunk))
-            self._attach_evaluations(details)
-            for d in details:
-                size = len(orjson.dumps(d))
-                if used + size > self.detail_budget and d["position"] > 0:
-                    return out
-                used += size
-                out[d["position"]] = d
-        return out
+        while len(inline) < n:  # encode in growing chunks until the budget is spent
+            encoded = self._encode(rows.slice(len(inline), chunk))
+            sizes = encoded.str.len_bytes().cum_sum() + used
+            fit = int((sizes <= self.detail_budget).sum())
+            if not inline:
+                fit = max(fit, 1)  # the first span always goes
+            inline += encoded.head(fit).to_list()
+            if fit < encoded.len():
+                break
+            used = int(sizes[-1])
+            chunk *= 2
+        return ("[" + ",".join(inline + ["null"] * (n - len(inline))) + "]").encode()
+
+    def details(self, start: int, count: int) -> list[dict[str, Any]]:
+        """The details of ``count`` spans from ``start`` (display order), as sent."""
+        n = self.spans.height
+        start = max(0, int(start))
+        rows = self.spans.with_row_index("_pos").slice(start, max(0, min(int(count), n - start)))
+        return [orjson.loads(j) for j in self._encode(rows).to_list()]
 
     # -- what the front end asks for ----------------------------------------------------------
     def detail(self, position: int) -> dict[str, Any]:
-        """The detail of the span at ``position`` (display order)."""
+        """The detail of the span at ``position`` (display order), as the payload holds it."""
         n = self.spans.height
         if not 0 <= int(position) < n:
             raise PayloadError(f"span position {position} is out of range (0..{n - 1})")
         rows = self.spans.with_row_index("_pos").slice(int(position), 1)
-        (d,) = self._detail_frame(rows)
-        self._attach_evaluations([d])
-        return d
+        return orjson.loads(self._encode(rows).item(0))
 
     def text(self, ref: Sequence[Any]) -> str:
         """The full text that ``ref`` (from a preview) points to.

@@ -160,9 +160,14 @@ class _TraceWidget(anywidget.AnyWidget):
 
     @_command
     def span(self, msg: dict[str, Any]) -> dict[str, Any]:
-        """The detail of the span at ``position`` (for spans a large payload left out)."""
+        """Details a large payload left out: the span at ``position``, or with ``count`` the
+        ``count`` spans from ``position`` on (``details``)."""
         payload = self._check_payload(msg)
-        return {"ok": True, "detail": payload.detail(int(msg.get("position", -1)))}
+        position = int(msg.get("position", -1))
+        if msg.get("count") is not None:
+            count = max(1, min(int(msg["count"]), 500))
+            return {"ok": True, "details": payload.details(position, count)}
+        return {"ok": True, "detail": payload.detail(position)}
 
 
 def _now() -> str:
@@ -222,6 +227,7 @@ class Review(_TraceWidget):
             reviewer=reviewer,
         )
         self.refresh_schema()
+        self._refresh_progress()
         self._claim_next()
 
     # -- facts ------------------------------------------------------------------------------
@@ -268,10 +274,16 @@ class Review(_TraceWidget):
 
     def _show(self) -> None:
         item = self.item
-        self._refresh_progress()
         if item is None:
             self._show_done()
             return
+        try:
+            self._send_item(item)
+        finally:
+            # after the item: the browser shows it while the progress is still being counted
+            self._refresh_progress()
+
+    def _send_item(self, item: Any) -> None:
         saved = _jsonable(self.queue.saved(item, self.reviewer) or {})
         self._saved[item.item_id] = saved
         state = self._states.get(item.item_id) or (
@@ -284,7 +296,7 @@ class Review(_TraceWidget):
             "span_id": item.span_id,
             "session_id": item.session_id,
             "index": self._pos,
-            "count": max(len(self._history), int(self.progress.get("total") or 0)),
+            "count": max(len(self._history), int((self.progress or {}).get("total") or 0)),
             "has_prev": self._pos > 0,
             "has_next": True,
             "saved": saved,
@@ -399,9 +411,10 @@ class Review(_TraceWidget):
             return {"ok": True, "errors": errors, "partial": True, "saved_at": saved_at}
         if submit:
             self._states[item.item_id] = "submitted"
-            self._refresh_progress()
             if self.item is not None and self.item.item_id == item.item_id:
-                self.next_item()
+                self.next_item()  # counts the progress too
+            else:
+                self._refresh_progress()
         elif self._states.get(item.item_id) not in ("submitted", "skipped"):
             self._states[item.item_id] = "draft"
         return {"ok": True, "item_id": item.item_id, "submitted": submit, "saved_at": saved_at}
@@ -446,9 +459,10 @@ class Review(_TraceWidget):
         item = self._find(str(msg.get("item_id")))
         self.queue.skip(item, self.reviewer)
         self._states[item.item_id] = "skipped"
-        self._refresh_progress()
         if self.item is not None and self.item.item_id == item.item_id:
-            self.next_item()
+            self.next_item()  # counts the progress too
+        else:
+            self._refresh_progress()
         return {"ok": True, "item_id": item.item_id}
 
 
