@@ -207,6 +207,9 @@ def test_destination_by_name_needs_a_store(tmp_path: Path, traces: tm.Traces) ->
     # a preview without a store still counts (nothing routed before)
     assert auto.preview(traces).routed == auto.preview(traces).sampled > 0
     store = tm.Store(tmp_path / "store")
+    before = _files(store.path)
+    assert auto.preview(traces, store=store).routed > 0
+    assert _files(store.path) == before and store.queues() == []  # the queue is not created
     r = auto.run(traces, store=store)
     assert r.routed and store.queue("errors").items().height == r.routed
     other = tm.Store(tmp_path / "other")
@@ -244,3 +247,15 @@ def test_state_files_stay_in_the_store(tmp_path: Path, traces: tm.Traces) -> Non
     kinds = [json.loads(x)["kind"] for x in lines]
     assert kinds[-1] == "routed" and set(kinds[:-1]) == {"routing"}
     assert os.path.getsize(auto_dir / "layout.json") > 0
+
+
+def test_a_polars_expression_as_the_rule(tmp_path: Path, traces: tm.Traces) -> None:
+    store = tm.Store(tmp_path / "store")
+    text = "eval.faithfulness < 0.6 and duration_ms > 2s"
+    expr = (pl.col("eval.faithfulness") < 0.6) & (pl.col("duration_ms") > 2000)
+    by_text = Automation("t", when=text, sample=0.5, to=store.queue("a")).run(traces)
+    by_expr = Automation("t", when=expr, sample=0.5, to=store.queue("b")).run(traces)
+    assert by_text.routed > 0 and by_expr.trace_ids == by_text.trace_ids
+    assert Automation("t", when=expr) != Automation("t", when=expr)  # not comparable as text
+    state = json.loads((store.path / "automations" / "t.json").read_text())
+    assert state["automation"] == {"name": "t"}  # an expression is not written down

@@ -277,6 +277,8 @@ class Automation:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Automation):
             return NotImplemented
+        if self.rule.text is None or other.rule.text is None:  # a pl.Expr rule
+            return self is other
         return self.to_dict() == other.to_dict()
 
     __hash__ = None  # type: ignore[assignment]
@@ -320,7 +322,11 @@ class Automation:
         return cls(data["name"], data["when"], to=data.get("to"), store=store, **args)
 
     # -- destination and state --------------------------------------------------------------
-    def _resolve(self, store: Store | None) -> tuple[_Destination, Store]:
+    def _resolve(
+        self, store: Store | None, *, open_target: bool = True
+    ) -> tuple[_Destination, Store]:
+        """The destination and its store; ``open_target=False`` opens nothing (a preview
+        must not create the queue)."""
         if self.destination is None:
             raise ValueError(f"automation {self.name!r} has no destination: give to=...")
         dest = self.destination
@@ -338,6 +344,8 @@ class Automation:
                 f"automation {self.name!r} routes to {dest.text!r}: give the store "
                 "(Automation(..., store=store), or run(traces, store=store))"
             )
+        if not open_target:
+            return dest, st
         target = st.queue(dest.name) if dest.kind == "queue" else st.dataset(dest.name)
         return _Destination(dest.kind, dest.name, target), st
 
@@ -346,14 +354,14 @@ class Automation:
 
     def state(self, store: Store | None = None) -> dict[str, Any]:
         """The automation's state in the store (definition, watermark, last run), or {}."""
-        _, st = self._resolve(store)
+        _, st = self._resolve(store, open_target=False)
         path = self._state_path(st)
         return json.loads(path.read_text()) if path.exists() else {}
 
     def routed(self, store: Store | None = None) -> pl.DataFrame:
         """Every trace this automation routed to its destination: ``trace_id``, ``run``,
         ``time``, ``writer``, ``done`` (False while a run was interrupted before finishing)."""
-        dest, st = self._resolve(store)
+        dest, st = self._resolve(store, open_target=False)
         return _routed_ids(st, self.name, dest.text)
 
     # -- planning ---------------------------------------------------------------------------
@@ -411,7 +419,7 @@ class Automation:
         routed = _EMPTY_ROUTED
         dest_text = self.destination.text if self.destination else "(no destination)"
         if self.destination is not None and (store or self.store or self.destination.target):
-            dest, st = self._resolve(store)
+            dest, st = self._resolve(store, open_target=False)
             routed = _routed_ids(st, self.name, dest.text)
         plan = self._plan(traces, routed)
         return AutomationPreview(
@@ -490,7 +498,11 @@ class Automation:
     def _write_state(self, store: Store, frame: pl.DataFrame, result: AutomationRun) -> None:
         path = self._state_path(store)
         old = json.loads(path.read_text()) if path.exists() else {}
-        seen = frame.get_column("start_time").max() if frame.height else None
+        seen = (
+            frame.get_column("start_time").max()
+            if frame.height and "start_time" in frame.columns
+            else None
+        )
         marks = [x for x in (old.get("watermark"), seen.isoformat() if seen else None) if x]
         state = {
             "automation": self.to_dict() if self.rule.text is not None else {"name": self.name},

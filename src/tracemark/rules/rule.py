@@ -205,10 +205,12 @@ class Rule:
 
         The top-level conjuncts (``a and b and ...``) run in stages, cheapest first
         (numbers and enums, then strings, lists and functions, then regexes and JSON paths,
-        then span quantifiers), each stage on the rows the previous ones left and over only
-        the columns the rule reads; the matching rows are gathered once at the end. Polars
-        does not short-circuit ``&``, so this does less work than one filter of the whole rule
-        (same result: a row fails as soon as one conjunct is false or null).
+        then span quantifiers), each stage reading only its columns on the rows the previous
+        ones left; the matching rows are gathered once at the end. The span queries run in
+        parallel with the first stage, and a conjunct that is one quantifier becomes a semi
+        (or anti) join on ``trace_id``. Polars does not short-circuit ``&``, so this does less
+        work than one filter of the whole rule, with the same result (a row fails as soon as
+        one conjunct is false or null).
         """
         frame = _traces_frame(traces)
         if self._expr is not None:
@@ -236,23 +238,63 @@ class Rule:
             stages[-1].append(compiler.predicate(x))
         if len(stages) <= 1 and not quantified:
             return frame.filter(*stages[0]) if stages else frame
-        # first pass over the quantifiers: their span queries, and placeholders
-        placeholders = [compiler.predicate(x) for x in quantified]
-        needed = {"trace_id"}
-        for e in [*(e for stage in stages for e in stage), *placeholders]:
-            needed.update(e.meta.root_names())
-        narrow = frame.select(sorted(needed & set(schema))).with_row_index("__row")
+        # first pass over the quantifiers: their span queries (placeholders come back)
+        joins: list[tuple[str | None, int]] = []
+        for x in quantified:
+            k = len(deferred[0].plans)
+            compiler.predicate(x)
+            joins.append((_join_mode(x, deferred[0].plans[k:]), k))
         # the cheapest stage and the span queries run together, in parallel
-        first = narrow.lazy().filter(*stages[0]) if stages else narrow.lazy()
         queries = deferred[0].queries() if deferred else []
-        done = pl.collect_all([first, *queries]) if queries else [first.collect()]
-        narrow = done[0]
+        first = None
+        if stages:
+            first = (
+                frame.lazy()
+                .select(*_columns(stages[0]), __row=pl.int_range(pl.len(), dtype=pl.UInt32))
+                .filter(*stages[0])
+                .select("__row")
+            )
+        done = pl.collect_all([q for q in (first, *queries) if q is not None])
+        if first is not None:
+            rows, results = done[0].get_column("__row"), done[1:]
+        else:
+            rows, results = pl.Series("__row", range(frame.height), dtype=pl.UInt32), done
+        # the other stages read only their columns, on the rows left (late materialization)
         for stage in stages[1:]:
-            narrow = narrow.filter(*stage)
-        if quantified and narrow.height:
-            deferred[0].results = list(done[1:])
-            narrow = narrow.filter(*[compiler.predicate(x) for x in quantified])
-        return frame.gather(narrow.get_column("__row"))
+            rows = _keep(frame, rows, stage)
+        if quantified and rows.len():
+            deferred[0].results = list(results)
+            for x, (join, k) in zip(quantified, joins, strict=True):
+                expr = compiler.predicate(x)  # the second pass, in the same order
+                if join is None:
+                    rows = _keep(frame, rows, [expr])
+                    continue
+                ids = results[k].select("trace_id")
+                sub = frame.select("trace_id").gather(rows).with_columns(rows)
+                if join == "anti":  # as ~is_in: a missing trace id is not "outside"
+                    sub = sub.filter(pl.col("trace_id").is_not_null())
+                sub = sub.join(ids, on="trace_id", how=join, maintain_order="left")
+                rows = sub.get_column("__row")
+        return frame.gather(rows)
+
+
+def _columns(exprs: list[pl.Expr]) -> list[str]:
+    names: set[str] = set()
+    for e in exprs:
+        names.update(e.meta.root_names())
+    return sorted(names)
+
+
+def _keep(frame: pl.DataFrame, rows: pl.Series, exprs: list[pl.Expr]) -> pl.Series:
+    """The ``rows`` of ``frame`` where every expression holds (read over their columns only)."""
+    if not rows.len():
+        return rows
+    cols = _columns(exprs)
+    sub = frame.select(cols).gather(rows) if cols else pl.DataFrame({"__n": rows})
+    keep = sub.select(pl.all_horizontal(exprs).fill_null(False)).to_series()
+    if keep.len() == 1 and rows.len() != 1:  # a constant condition
+        return rows if keep[0] else rows.clear()
+    return rows.filter(keep)
 
 
 def rule(source: RuleLike, *, schema: Target | None = None) -> Rule:
@@ -315,9 +357,10 @@ def _ids(frame: pl.DataFrame) -> pl.Series:
     return frame.get_column("trace_id").implode()
 
 
-#: How one quantifier is computed: a query over the spans, and what turns its result (a frame
-#: with ``trace_id``, and ``len`` for counts) into the trace-level expression.
-SpanQuery = tuple[pl.LazyFrame, Callable[[pl.DataFrame], pl.Expr]]
+#: How one quantifier is computed: a query over the spans; what turns its result (a frame
+#: with ``trace_id``, and ``len`` for counts) into the trace-level expression; and the mode of
+#: that expression: ``member`` (trace_id in the result), ``outside`` (not in it) or ``number``.
+SpanQuery = tuple[pl.LazyFrame, Callable[[pl.DataFrame], pl.Expr], str]
 
 
 def _span_query(
@@ -335,9 +378,9 @@ def _span_query(
         return ~tid.is_in(_ids(frame))
 
     if kind == "any":
-        return hits, member
+        return hits, member, "member"
     if kind == "all":  # no span where pred is false or null
-        return lazy.filter(pred.not_().fill_null(True)).select("trace_id"), outside
+        return lazy.filter(pred.not_().fill_null(True)).select("trace_id"), outside, "outside"
     counts = hits.group_by("trace_id").len()
     if compare is None:
 
@@ -349,24 +392,41 @@ def _span_query(
                 return_dtype=pl.Int64,
             )
 
-        return counts, number
+        return counts, number, "number"
     op, k = compare
     test = _OPS[op]
     if all(test(c, k) == (c >= 1) for c in (0, 1, 2)):
-        return hits, member  # at least one: any()
+        return hits, member, "member"  # at least one: any()
     if op in ("<", "<=", "==") and test(0, k) and not test(1, k):
-        return hits, outside  # none
+        return hits, outside, "outside"  # none
     hit = test(pl.col("len"), k)
     if test(0, k):  # traces without a match qualify: exclude the counts that fail
-        return counts.filter(~hit).select("trace_id"), outside
-    return counts.filter(hit).select("trace_id"), member
+        return counts.filter(~hit).select("trace_id"), outside, "outside"
+    return counts.filter(hit).select("trace_id"), member, "member"
+
+
+def _join_mode(node: n.Node, plans: list[SpanQuery]) -> str | None:
+    """``semi`` or ``anti`` when the conjunct ``node`` is exactly one (possibly negated)
+    quantifier whose result is a set of trace ids, else None."""
+    negate = False
+    while isinstance(node, n.Not):
+        negate, node = not negate, node.item
+    if len(plans) != 1 or plans[0][2] == "number":
+        return None
+    is_quantifier = isinstance(node, n.Call) and node.name in ("any", "all")
+    is_count_test = isinstance(node, n.Compare) and any(
+        isinstance(side, n.Call) and side.name == "count" for side in (node.left, node.right)
+    )
+    if not (is_quantifier or is_count_test):
+        return None
+    return "semi" if (plans[0][2] == "member") != negate else "anti"
 
 
 def _quantifier(spans: pl.DataFrame) -> Quantifier:
     """The quantifier hook over ``spans``: each quantifier's span query run at once."""
 
     def quantify(kind: str, pred: pl.Expr, compare: tuple[str, float] | None) -> pl.Expr:
-        query, finish = _span_query(spans, kind, pred, compare)
+        query, finish, _ = _span_query(spans, kind, pred, compare)
         return finish(query.collect())
 
     return quantify
@@ -390,10 +450,10 @@ class _Deferred:
         if self.results is None:
             self.plans.append(_span_query(self.spans, kind, pred, compare))
             return pl.lit(0, pl.Int64) if kind == "count" and compare is None else pl.lit(True)
-        _, finish = self.plans[self._next]
+        _, finish, _ = self.plans[self._next]
         out = finish(self.results[self._next])
         self._next += 1
         return out
 
     def queries(self) -> list[pl.LazyFrame]:
-        return [q for q, _ in self.plans]
+        return [q for q, _, _ in self.plans]
