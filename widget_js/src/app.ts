@@ -288,15 +288,18 @@ export class App {
     const fact = (k: string, v: Child): HTMLElement | null =>
       v === null || v === undefined || v === "" ? null : h("span", { class: "tm-fact" }, h("span", { class: "tm-fact-k", text: k }), h("span", { class: "tm-fact-v" }, v));
     const tokens = t.total_tokens !== undefined ? `${fmtCompact(t.total_tokens)} (${fmtCompact(t.input_tokens)} in · ${fmtCompact(t.output_tokens)} out)` : null;
-    const chips = (p.evaluations ?? []).map((e) => {
-      const low = typeof e.score === "number" && e.score < 0.5;
-      return h(
-        "span",
-        { class: `tm-chip${low ? " tm-chip-low" : ""}`, title: typeof e.explanation === "string" ? e.explanation : e.explanation?.preview ?? "" },
-        h("span", { class: "tm-chip-k", text: e.name ?? "eval" }),
-        h("span", { class: "tm-chip-v", text: [e.score !== undefined ? fmtScore(e.score) : null, e.label].filter((x) => x !== null && x !== undefined).join(" · ") }),
-      );
-    });
+    const chips = (t.evals ?? []).map((e) =>
+      h(
+        "button",
+        {
+          class: "tm-chip",
+          attrs: { type: "button", tabindex: -1, title: e.span !== undefined ? `${e.count ?? 1} × ${e.name}: show the span` : e.name },
+          on: { click: () => (e.span !== undefined ? this.select(e.span) : undefined) },
+        },
+        h("span", { class: "tm-chip-k", text: e.name }),
+        h("span", { class: "tm-chip-v", text: [e.score !== undefined ? fmtScore(e.score) : null, e.label].filter((x) => x !== null && x !== undefined).join(" · ") || "—" }),
+      ),
+    );
     fill(
       this.summary,
       h(

@@ -27,10 +27,9 @@ export function evaluationList(evals: Evaluation[] | undefined, ctx: TextContext
     "div",
     { class: "tm-evals" },
     evals.map((e) => {
-      const bad = typeof e.score === "number" && e.score < 0.5;
       return h(
         "div",
-        { class: `tm-eval${bad ? " tm-eval-low" : ""}` },
+        { class: "tm-eval" },
         h(
           "div",
           { class: "tm-eval-head" },
@@ -84,13 +83,20 @@ export function transcript(messages: Message[], ctx: TextContext): HTMLElement {
         m.name ? h("span", { class: "tm-msg-name", text: m.name }) : null,
         m.tool_call_id ? h("span", { class: "tm-msg-callid", text: `↩ ${m.tool_call_id}` }) : null,
       );
-      return h(
-        "div",
-        { class: `tm-msg tm-role-${safeRole}` },
-        head,
-        m.content !== undefined ? textBlock(m.content, ctx, role === "tool" ? "auto" : "prose") : null,
-        toolCalls(m, ctx),
-      );
+      const body = m.content !== undefined ? textBlock(m.content, ctx, role === "tool" ? "auto" : "prose") : null;
+      if (role === "system" && m.content !== undefined) {
+        // system prompts repeat on every call and are long: folded, with their first line
+        const { text } = currentText(m.content, ctx);
+        const first = text.trim().split("\n")[0] ?? "";
+        return h(
+          "details",
+          { class: `tm-msg tm-role-${safeRole}` },
+          h("summary", { class: "tm-msg-head" }, h("span", { class: "tm-role", text: role }), h("span", { class: "tm-msg-fold", text: first.length > 110 ? `${first.slice(0, 110)}…` : first })),
+          body,
+          toolCalls(m, ctx),
+        );
+      }
+      return h("div", { class: `tm-msg tm-role-${safeRole}` }, head, body, toolCalls(m, ctx));
     }),
   );
 }

@@ -111,6 +111,8 @@ export interface TraceSummary {
   input?: Text;
   output?: Text;
   metadata?: Text;
+  /** Per evaluation name over the item: mean score, first label, count, first span. */
+  evals?: { name: string; score?: number; label?: string; count?: number; span?: number }[];
 }
 
 export interface Saved {

@@ -44,7 +44,8 @@ const CHAT: Payload = payload(
     },
   ],
   {
-    trace: { trace_id: "t1", name: "support-agent", status: "error", duration_ms: 2345, error_count: 1, n_spans: 4, total_tokens: 451, input_tokens: 420, output_tokens: 31, cost_usd: 0.00042, models: ["gpt-4o-mini"], tags: ["prod", "eu"], session_id: "sess-9", user_id: "user-7", start_time: "2025-03-14T09:26:53.000Z" },
+    trace: { trace_id: "t1", name: "support-agent", status: "error", duration_ms: 2345, error_count: 1, n_spans: 4, total_tokens: 451, input_tokens: 420, output_tokens: 31, cost_usd: 0.00042, models: ["gpt-4o-mini"], tags: ["prod", "eu"], session_id: "sess-9", user_id: "user-7", start_time: "2025-03-14T09:26:53.000Z",
+      evals: [{ name: "faithfulness", score: 0.42, label: "unfaithful", count: 1 }, { name: "tool_choice", score: 1, label: "correct", count: 1, span: 1 }] },
     evaluations: [{ name: "faithfulness", score: 0.42, label: "unfaithful", explanation: "Promises a date.", annotator_kind: "llm" }],
   },
 );
@@ -99,7 +100,10 @@ describe("the trace", () => {
     for (const want of ["2.35 s", "451", "$0.00042", "gpt-4o-mini", "prod", "eu", "sess-9", "user-7", "faithfulness", "0.42", "unfaithful"]) {
       expect(summary).toContain(want);
     }
-    expect(root.querySelector(".tm-chip-low")).not.toBeNull();
+    // a chip of an evaluation made on a span selects that span
+    const chip = [...root.querySelectorAll<HTMLElement>(".tm-chip")].find((c) => c.textContent!.includes("tool_choice"))!;
+    chip.click();
+    expect(root.querySelector(".tm-selected .tm-name")!.textContent).toBe("ChatCompletion");
     expect(root.querySelector(".tm-progress")!.textContent).toContain("12 / 40");
   });
 
@@ -123,6 +127,10 @@ describe("the trace", () => {
     const detail = root.querySelector(".tm-detail")!;
     const roles = [...detail.querySelectorAll(".tm-role")].map((r) => r.textContent);
     expect(roles).toEqual(["system", "user", "assistant"]);
+    // the system prompt is folded to its first line
+    const system = detail.querySelector<HTMLDetailsElement>("details.tm-role-system")!;
+    expect(system.open).toBe(false);
+    expect(system.querySelector(".tm-msg-fold")!.textContent).toBe("You are a support assistant.");
     expect(detail.querySelector(".tm-toolcall-name")!.textContent).toBe("lookup_order");
     const args = detail.querySelector(".tm-toolcall .tm-json")!.textContent!;
     expect(args).toBe('{\n  "order_id": "123",\n  "fields": ["status"]\n}');

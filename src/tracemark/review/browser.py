@@ -280,3 +280,54 @@ def screenshot(page: Any, path: str | Path, *, selector: str = ".tm-root") -> Pa
     out.parent.mkdir(parents=True, exist_ok=True)
     page.locator(selector).screenshot(path=str(out))
     return out
+
+
+def readme_screenshot(path: str | Path, chromium: str | None = None) -> Path:
+    """The README's picture: a Review of a demo trace with a failure, labels in progress."""
+    import polars as pl
+
+    import tracemark as tm
+    from tracemark.review.widget import Review
+
+    chromium = chromium or find_chromium()
+    if chromium is None:
+        raise FileNotFoundError("Debian's chromium is needed (apt-get install -y chromium)")
+    traces = tm.demo.generate(300, seed=7)
+    frame = traces.traces
+    # the least faithful answer among the traces that called tools
+    pick = frame.filter((pl.col("n_tool") > 0) & (pl.col("n_llm") > 1)).sort(
+        pl.col("eval.faithfulness").fill_null(1.0), "trace_id"
+    )
+    ids = pick.get_column("trace_id").to_list()[:3]
+    with tempfile.TemporaryDirectory(prefix="tracemark-shot-") as tmp:
+        queue = tm.Store(Path(tmp) / "store", writer="docs").queue(
+            "support-review", schema=tm.failure_mode_schema()
+        )
+        queue.add(ids)
+        queue.add(frame.get_column("trace_id").to_list()[:37])
+        review = Review(queue, traces, reviewer="ada", height=740, autofocus=True)
+        with launch(chromium, width=1440, height=900) as context:
+            page = open_widget(context, review)
+            page.evaluate("document.body.style.background = '#eef0f3'")
+            kb = page.keyboard
+            llm = page.locator(".tm-row", has_text="generate-answer").last
+            llm.click()
+            page.locator(".tm-root").focus()
+            kb.press("2")  # failure mode: hallucinated_reference
+            kb.press("Tab")
+            kb.press("3")  # severity 3
+            kb.press("Tab")
+            kb.press("2")  # acceptable: no
+            kb.press("-")  # assessment: fail
+            page.wait_for_function(
+                "document.querySelector('.tm-savemark')?.dataset.state === 'saved'"
+            )
+            page.wait_for_timeout(300)
+            return screenshot(page, path)
+
+
+if __name__ == "__main__":
+    import sys
+
+    out = readme_screenshot(sys.argv[1] if len(sys.argv) > 1 else "docs/review-widget.png")
+    print(out)

@@ -352,9 +352,31 @@ class TracePayload:
             ).row(0, named=True)
         out = dict(row)
         out["n_traces"] = s.height
+        out["evals"] = self._evaluation_summary()
         if self._title is not None:
             out["name"] = self._title
         return _drop_none(out)
+
+    def _evaluation_summary(self) -> list[dict[str, Any]]:
+        """Per evaluation name over the whole item (trace and span level): mean score, first
+        label, how many, and the position of the first span that carries one (or null)."""
+        ev = self._evaluations
+        if ev.height == 0:
+            return []
+        positions = self.spans.select("trace_id", "span_id").with_row_index("position")
+        rows = (
+            ev.join(positions, on=["trace_id", "span_id"], how="left")
+            .group_by("name", maintain_order=True)
+            .agg(
+                score=pl.col("score").mean(),
+                label=pl.col("label").drop_nulls().first(),
+                count=pl.len(),
+                span=pl.col("position").min(),
+            )
+            .sort("name")
+            .to_dicts()
+        )
+        return [_drop_none(r) for r in rows]
 
     def _evaluation_frame(self, ev: pl.DataFrame) -> pl.DataFrame:
         """Evaluations as sent: ``_i`` (their number, for text references) and the fields."""
