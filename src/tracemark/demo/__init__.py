@@ -4,6 +4,8 @@
   seconds), identical for the same seed in any process.
 - :func:`write_otlp` writes any ``Traces`` as OTLP JSON Lines with OpenInference or OTel GenAI
   attributes.
+- :func:`simulated_labels` / :func:`simulate_review`: simulated reviewers labeling the demo
+  traces with the starter failure-mode schema (for notebooks, tests and benchmarks).
 - ``python -m tracemark.demo --out DIR`` / ``--otlp FILE`` does both from the command line.
 """
 
@@ -11,5 +13,6 @@ from __future__ import annotations
 
 from tracemark.demo.generator import generate
 from tracemark.demo.otlp import write_otlp
+from tracemark.demo.reviewers import simulate_review, simulated_labels
 
-__all__ = ["generate", "write_otlp"]
+__all__ = ["generate", "simulate_review", "simulated_labels", "write_otlp"]
