@@ -134,7 +134,8 @@ export class App {
   }
 
   destroy(): void {
-    if (this.timer) clearTimeout(this.timer);
+    // a draft still waiting for its pause is saved now, not dropped
+    if (this.timer) void this.save(false);
     for (const off of this.offs) off();
     this.root.remove();
   }

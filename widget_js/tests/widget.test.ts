@@ -202,8 +202,9 @@ describe("the trace", () => {
     expect(root.querySelector(".tm-detail")!.textContent).toContain("late text 1");
     // the wire form of a cut text (field + field__n) becomes a preview with its path
     expect(root.querySelector<HTMLElement>(".tm-detail .tm-more")!.dataset.ref).toBe('["s",1,"output"]');
-    for (let i = 0; i < 20; i++) key(root, "j");
-    expect(root.querySelector(".tm-detail")!.textContent).toContain("late text 21");
+    key(root, "PageDown"); // 15 rows on
+    key(root, "j");
+    expect(root.querySelector(".tm-detail")!.textContent).toContain("late text 17");
     expect(model.callsTo("span")).toHaveLength(1); // the window already had it
   });
 
@@ -392,6 +393,17 @@ describe("the label form", () => {
     model.set("payload", encode(next));
     expect(root.querySelectorAll(".tm-opt.tm-on")).toHaveLength(0);
     expect(root.querySelector(".tm-savemark")!.getAttribute("data-state")).toBe("none");
+  });
+
+  it("saves a pending draft when the view goes away", async () => {
+    const model = reviewModel();
+    const root = mount(model);
+    key(root, "1");
+    cleanup!();
+    cleanup = null;
+    await flush();
+    expect(model.callsTo("save")).toHaveLength(1);
+    expect(model.callsTo("save")[0]).toMatchObject({ values: { correct: true }, submit: false });
   });
 
   it("skips with s", async () => {
