@@ -166,12 +166,13 @@ def sweep(page: Any, n: int = len(PAYLOADS)) -> None:
     page.keyboard.press("?")
     page.wait_for_timeout(100)
     page.keyboard.press("Escape")
-    # hover and click inside the content the payloads produced
-    for sel in (".tm-detail .tm-text:visible", ".tm-guide-body:visible", ".tm-field-desc:visible"):
+    # pointer events on the content the payloads produced (dispatched to the elements
+    # themselves, so that nothing covering them takes the event instead)
+    for sel in (".tm-detail .tm-text", ".tm-guide-body *", ".tm-field-desc", ".tm-name"):
         loc = page.locator(sel)
-        for i in range(min(loc.count(), 5)):
-            loc.nth(i).hover()
-            loc.nth(i).click()
+        for i in range(min(loc.count(), 8)):
+            for event in ("mouseover", "mouseenter", "click", "focus"):
+                loc.nth(i).dispatch_event(event)
     page.wait_for_timeout(300)
 
 
