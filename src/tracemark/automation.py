@@ -141,6 +141,8 @@ class AutomationPreview:
         """Matched, sampled and routed traces per day (an Altair bar chart)."""
         import altair as alt
 
+        import tracemark.analysis.charts  # noqa: F401  (its renderer shows charts offline)
+
         long = self.per_day.unpivot(
             index="day", on=["matched", "sampled", "routed"], variable_name="stage"
         ).to_pandas()
