@@ -15,6 +15,7 @@ from tracemark.ingest.datadog import load_datadog
 from tracemark.ingest.langfuse import load_langfuse
 from tracemark.ingest.langsmith import load_langsmith
 from tracemark.ingest.mlflow import load_mlflow
+from tracemark.ingest.otlp import load_otlp
 from tracemark.ingest.phoenix import load_phoenix
 
 # -- demo --------------------------------------------------------------------------------------
@@ -95,12 +96,13 @@ __all__ = [
     "failure_mode_schema",
     "golden_dataset",
     "load",
-    "load_conversations",
     "load_automations",
+    "load_conversations",
     "load_datadog",
     "load_langfuse",
     "load_langsmith",
     "load_mlflow",
+    "load_otlp",
     "load_phoenix",
     "preference_pairs",
     "read",

@@ -24,6 +24,7 @@ from tracemark.ingest import datadog  # noqa: F401  # isort: skip
 from tracemark.ingest import langfuse  # noqa: F401  # isort: skip
 from tracemark.ingest import langsmith  # noqa: F401  # isort: skip
 from tracemark.ingest import mlflow  # noqa: F401  # isort: skip
+from tracemark.ingest import otlp  # noqa: F401  # isort: skip
 from tracemark.ingest import phoenix  # noqa: F401  # isort: skip
 
 __all__ = [

@@ -149,33 +149,41 @@ def _parts(source: Any, chunk_bytes: int) -> list[_Part]:
 def _read_parts(
     parts: list[_Part], quarantine: Quarantine, workers: int, reference: bool
 ) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
-    """Read every chunk (``workers`` at a time, results in order) into span and evaluation
-    frames tagged with ``_source``."""
+    """Read every chunk (``workers`` at a time, results in file order) into span and
+    evaluation frames tagged with ``_source``; quarantine rows in file order."""
     spans: list[pl.DataFrame] = []
     evals: list[pl.DataFrame] = []
+    strict = quarantine.strict
 
-    def collect(future: Future[ChunkRows], source: str) -> None:
-        rows = future.result()
+    def collect(result: tuple[ChunkRows, pl.DataFrame], source: str) -> None:
+        rows, bad = result
         spans.append(rows.spans.with_columns(_source=pl.lit(source)))
         evals.append(rows.evaluations.with_columns(_source=pl.lit(source)))
+        quarantine.add_frame(bad)
+
+    def read(chunk: Chunk, unit: str) -> tuple[ChunkRows, pl.DataFrame]:
+        return read_chunk(chunk, unit, reference=reference, strict=strict)
 
     if workers <= 1:
         for part in parts:
             for chunk in part.chunks:
-                rows = read_chunk(chunk, quarantine, part.unit, reference)
-                spans.append(rows.spans.with_columns(_source=pl.lit(part.source)))
-                evals.append(rows.evaluations.with_columns(_source=pl.lit(part.source)))
+                collect(read(chunk, part.unit), part.source)
         return spans, evals
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp") as pool:
-        pending: list[tuple[Future[ChunkRows], str]] = []
-        for part in parts:
-            for chunk in part.chunks:
-                future = pool.submit(read_chunk, chunk, quarantine, part.unit, reference)
-                pending.append((future, part.source))
-                while len(pending) > workers:  # bound the chunks held in memory
-                    collect(*pending.pop(0))
-        for item in pending:
-            collect(*item)
+        pending: list[tuple[Future[tuple[ChunkRows, pl.DataFrame]], str]] = []
+        try:
+            for part in parts:
+                for chunk in part.chunks:
+                    pending.append((pool.submit(read, chunk, part.unit), part.source))
+                    while len(pending) > workers:  # bound the chunks held in memory
+                        future, source = pending.pop(0)
+                        collect(future.result(), source)
+            for future, source in pending:
+                collect(future.result(), source)
+        except BaseException:
+            for future, _ in pending:
+                future.cancel()
+            raise
     return spans, evals
 
 

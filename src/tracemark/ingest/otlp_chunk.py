@@ -22,7 +22,7 @@ from tracemark.ingest.otlp_frames import SpanFrames, explode_requests, too_deep
 from tracemark.ingest.otlp_json import members_json
 from tracemark.ingest.otlp_records import attributes_dict, loads_text_numbers, nanos, request_rows
 from tracemark.ingest.otlp_values import ARRAY, KVLIST, NONE, integer
-from tracemark.ingest.quarantine import Quarantine
+from tracemark.ingest.quarantine import IngestError, Quarantine
 from tracemark.ingest.records import document_series, message_series
 from tracemark.ingest.semconv import span_fields
 from tracemark.model import Time
@@ -102,7 +102,10 @@ def normalize_ids(raw: pl.Series, nbytes: int) -> tuple[pl.Series, pl.Series]:
     )
     empty = pl.col("raw").is_null() | (pl.col("raw") == "")
     if frame.select((pl.col("_id").is_not_null() | empty).all()).item():
-        return frame.get_column("_id").alias(raw.name), pl.Series(raw.name, [False] * raw.len())
+        return (
+            frame.get_column("_id").cast(pl.String).alias(raw.name),
+            pl.Series(raw.name, [False] * raw.len(), dtype=pl.Boolean),
+        )
     core = (
         t.str.replace_all("-", "+", literal=True)
         .str.replace_all("_", "/", literal=True)
@@ -124,7 +127,9 @@ def normalize_ids(raw: pl.Series, nbytes: int) -> tuple[pl.Series, pl.Series]:
         .then(t.str.to_lowercase())
     ).with_columns(_id=pl.when(~empty).then(pl.col("_id")))
     bad = frame.select(~empty & pl.col("_id").is_null()).to_series()
-    return frame.get_column("_id").alias(raw.name), bad.alias(raw.name)
+    return frame.get_column("_id").cast(pl.String).alias(raw.name), bad.cast(pl.Boolean).alias(
+        raw.name
+    )
 
 
 def _time(raw: pl.Expr) -> pl.Expr:
@@ -337,10 +342,24 @@ def rows_frames(spans: list[dict[str, Any]], evals: list[dict[str, Any]]) -> Chu
 
 # -- the chunk --------------------------------------------------------------------------------
 def read_chunk(
-    chunk: Chunk, quarantine: Quarantine, unit: str = "line", reference: bool = False
-) -> ChunkRows:
-    """All spans and evaluations of ``chunk`` (bad records go to ``quarantine``);
-    ``reference=True`` reads every line with the reference reader instead."""
+    chunk: Chunk, unit: str = "line", *, reference: bool = False, strict: bool = False
+) -> tuple[ChunkRows, pl.DataFrame]:
+    """All spans and evaluations of ``chunk`` and its quarantine rows in line order;
+    ``strict=True`` raises :class:`IngestError` for the first of them instead;
+    ``reference=True`` reads every line with the reference reader."""
+    quarantine = Quarantine()
+    rows = _read_chunk(chunk, quarantine, unit, reference)
+    bad = quarantine.frame()
+    if bad.height:
+        number = pl.col("position").str.extract(r"^\w+ (\d+)").cast(pl.Int64)
+        bad = bad.sort(number, nulls_last=False, maintain_order=True)
+        if strict:
+            first = bad.row(0, named=True)
+            raise IngestError(first["source"], first["position"], first["reason"])
+    return rows, bad
+
+
+def _read_chunk(chunk: Chunk, quarantine: Quarantine, unit: str, reference: bool) -> ChunkRows:
     if reference:
         lines, invalid = split_lines(chunk)
         _quarantine_invalid(invalid, chunk.source, unit, quarantine)

@@ -102,10 +102,98 @@ def canonical_json_column(values: pl.Series) -> pl.Series:
     return _patch(values, needs, lambda v: canonical_json(v), pl.String)
 
 
+_TEXT_KEYS = (
+    "text",
+    "content",
+    "question",
+    "query",
+    "input",
+    "prompt",
+    "answer",
+    "output",
+    "result",
+)
+_OUTPUT_KEYS = ("text", "completion", "content")
+_LOOKUP_KEYS = tuple(dict.fromkeys(_TEXT_KEYS + _OUTPUT_KEYS))
+#: keys that make an object a message (or a holder of messages): the reference decides
+_MESSAGE_KEYS = ("role", "lc", "message", "messages", "input_messages", "output_messages")
+_SCALAR = r'(?:""|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)'
+_FLAT_OBJECT = rf'^\s*\{{\s*(?:""\s*:\s*{_SCALAR}\s*(?:,\s*""\s*:\s*{_SCALAR}\s*)*)?\}}\s*$'
+
+
+def _key(names: tuple[str, ...]) -> str:
+    """A regex for any of ``names`` as an object key (keys inside JSON strings are escaped,
+    so they never match)."""
+    return '"(?:' + "|".join(names) + ')"\\s*:'
+
+
+def _object_display(values: pl.Series, direction: str) -> tuple[pl.Series, pl.Series]:
+    """``display_text`` of JSON objects that need no message parsing: ``(text, handled)``.
+
+    An object with none of the keys ``display_text`` looks at is its own display (valid JSON
+    or not); a flat object of scalars (strings, numbers, literals) with valid escapes and no
+    message keys displays its first text key holding a string."""
+    frame = values.rename("v").to_frame()
+    v = pl.col("v")
+    any_key = v.str.contains(_key(_LOOKUP_KEYS + _MESSAGE_KEYS + ("type",)))
+    skeleton = v.str.replace_all(STRING_LITERAL, '""')
+    clean = (
+        skeleton.str.contains(_FLAT_OBJECT)
+        & ~v.str.replace_all(r'\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})', "").str.contains(
+            "\\", literal=True
+        )
+        & ~v.str.contains(r"\\u[dD][89a-fA-F]")
+        & ~v.str.contains(r"[\x00-\x1f]")
+        & ~v.str.contains(_key(_MESSAGE_KEYS))
+        & ~(v.str.contains(_key(("type",))) & v.str.contains(_key(("content",))))
+        & pl.all_horizontal(v.str.count_matches(_key((k,))) <= 1 for k in _LOOKUP_KEYS)
+    )
+    frame = frame.with_columns(_any=any_key, _clean=clean)
+    handled = frame.select(~pl.col("_any") | pl.col("_clean")).to_series()
+    out = values
+    picked = frame.filter(pl.col("_any") & pl.col("_clean"))
+    if picked.height:
+        dtype = pl.Struct({k: pl.String for k in _LOOKUP_KEYS})
+        decoded = picked.select(
+            "v",
+            d=v.str.json_decode(dtype),
+            **{f"s_{k}": v.str.contains(_key((k,)) + '\\s*"') for k in _LOOKUP_KEYS},
+        )
+
+        def first_string(keys: tuple[str, ...]) -> pl.Expr:
+            return pl.coalesce(
+                [pl.when(pl.col(f"s_{k}")).then(pl.col("d").struct.field(k)) for k in keys]
+            )
+
+        found = first_string(_TEXT_KEYS)
+        if direction == "output":
+            reply = first_string(_OUTPUT_KEYS)
+            found = pl.when(reply.is_not_null() & (reply != "")).then(reply).otherwise(found)
+        texts = decoded.select(pl.coalesce(found, v)).to_series()
+        out = put_rows(
+            values, pl.Series(frame.select(pl.col("_any") & pl.col("_clean")).to_series()), texts
+        )
+    return out, handled
+
+
 def display_text_column(values: pl.Series, direction: str) -> pl.Series:
     """``display_text`` of each string (text that is not JSON is its own display)."""
-    needs = values.rename("v").to_frame().select(looks_like_json(pl.col("v"))).to_series()
-    return _patch(values, needs, lambda v: display_text(v, direction=direction), pl.String)
+    looks = values.rename("v").to_frame().select(looks_like_json(pl.col("v"))).to_series()
+    mask = looks.fill_null(False)
+    if not mask.any():
+        return values
+    objects = values.filter(mask)
+    shown, handled = _object_display(objects, direction)
+    if not handled.all():
+        rest = ~handled
+        shown = put_rows(
+            shown,
+            rest,
+            map_distinct(
+                objects.filter(rest), lambda v: display_text(v, direction=direction), pl.String
+            ),
+        )
+    return put_rows(values, mask, shown)
 
 
 def messages_column(values: pl.Series, direction: str) -> pl.Series:
