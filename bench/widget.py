@@ -1,7 +1,7 @@
 """Benchmark: the review widget's payload (Python) and its rendering in headless Chromium.
 
     .venv/bin/python bench/widget.py            # 50, 500 and 5,000-span traces, 9 repeats
-    .venv/bin/python bench/widget.py --quick    # the same sizes, 3 repeats (well under 60 s)
+    .venv/bin/python bench/widget.py --quick    # the same sizes, 3 repeats (about 30 s)
 
 Figures, per trace size (an agent trace from ``tracemark.review.sample``):
 
@@ -230,7 +230,7 @@ def bench_browser(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="3 repeats (under 60 s)")
+    ap.add_argument("--quick", action="store_true", help="3 repeats, 2 traces a size (under 60 s)")
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--chromium", default=None, help="Chromium executable (default: Debian's)")
     args = ap.parse_args()
@@ -239,7 +239,8 @@ def main() -> None:
     if chromium is None:
         sys.exit("Debian's chromium is needed (apt-get install -y chromium)")
     t_start = time.perf_counter()
-    traces = {n: [sample_trace(n, seed=s) for s in range(3)] for n in SIZES}
+    n_traces = 2 if args.quick else 3  # the next item alternates between them
+    traces = {n: [sample_trace(n, seed=s) for s in range(n_traces)] for n in SIZES}
     payload = {str(n): bench_payload(traces[n][0], repeat) for n in SIZES}
     for n in SIZES:
         p = payload[str(n)]
