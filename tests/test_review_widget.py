@@ -315,6 +315,19 @@ def test_texts_on_demand_and_stale_requests(queue: Any, store: Store) -> None:
     assert call(review, "save", {"item_id": "nope", "values": {}, "submit": False})["ok"] is False
 
 
+def test_a_new_schema_version_reaches_the_form_with_the_next_item(
+    queue: Any, traces: Traces, store: Store
+) -> None:
+    review = Review(queue, traces, reviewer="ada")
+    item = shown(review)["item"]["item_id"]
+    Store(store.path, writer="lead").queue("review").set_schema(
+        LabelSchema([*SCHEMA.labels, Boolean("escalate")], guidelines=SCHEMA.guidelines)
+    )
+    call(review, "save", {"item_id": item, "values": form(correct=True), "submit": True})
+    assert review.schema["version"] == 2
+    assert [lab["name"] for lab in review.schema["labels"]][-1] == "escalate"
+
+
 def test_bad_arguments(queue: Any, traces: Traces) -> None:
     with pytest.raises(ValueError, match="reviewer"):
         Review(queue, traces, reviewer="")

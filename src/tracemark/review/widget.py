@@ -284,6 +284,8 @@ class Review(_TraceWidget):
             self._refresh_progress()
 
     def _send_item(self, item: Any) -> None:
+        if getattr(self.queue, "schema_version", None) != self.schema.get("version"):
+            self.refresh_schema()  # someone changed the labels: the form follows
         saved = _jsonable(self.queue.saved(item, self.reviewer) or {})
         self._saved[item.item_id] = saved
         state = self._states.get(item.item_id) or (
