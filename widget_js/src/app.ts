@@ -4,7 +4,7 @@ import type { AnyModel } from "@anywidget/types";
 import { spanDetail, evaluationList, statusPill } from "./detail";
 import { h, fill, type Child } from "./dom";
 import { LabelForm } from "./form";
-import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtScore, fmtTime, plural } from "./format";
+import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtScore, fmtShortTime, fmtTime, plural } from "./format";
 import { helpOverlay, isTextInput } from "./keys";
 import { renderMarkdown } from "./markdown";
 import { loadAll, normalizeTexts, textBlock, type TextContext } from "./text";
@@ -399,7 +399,8 @@ export class App {
           on: { click: () => void this.open(r.trace_id) },
         },
         h("div", { class: "tm-li-top" }, statusPill(r.status), h("span", { class: "tm-li-name", text: r.name ?? r.trace_id })),
-        h("div", { class: "tm-li-sub", text: `${fmtTime(r.start_time)} · ${fmtDuration(r.duration_ms)} · ${plural(Number(r.n_spans ?? 0), "span")}` }),
+        r.input ? h("div", { class: "tm-li-input", text: r.input }) : null,
+        h("div", { class: "tm-li-sub", text: `${fmtShortTime(r.start_time)} · ${fmtDuration(r.duration_ms)} · ${plural(Number(r.n_spans ?? 0), "span")}` }),
       ),
     );
     const end = Math.min(l.total, l.offset + l.rows.length);

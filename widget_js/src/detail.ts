@@ -148,10 +148,11 @@ function keyValues(t: Text, ctx: TextContext): HTMLElement | null {
 
 export function spanHeader(d: SpanDetail): HTMLElement {
   const kind = d.kind ?? "unknown";
-  const tokens =
-    d.total_tokens !== undefined || d.input_tokens !== undefined
-      ? `${fmtInt(d.input_tokens)} in · ${fmtInt(d.output_tokens)} out`
-      : null;
+  const tokenParts = [
+    d.input_tokens !== undefined ? `${fmtInt(d.input_tokens)} in` : null,
+    d.output_tokens !== undefined ? `${fmtInt(d.output_tokens)} out` : null,
+  ].filter((x): x is string => x !== null);
+  const tokens = tokenParts.length ? tokenParts.join(" · ") : d.total_tokens !== undefined ? fmtInt(d.total_tokens) : null;
   return h(
     "div",
     { class: "tm-detail-head" },

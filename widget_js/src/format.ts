@@ -27,13 +27,25 @@ export function fmtCompact(n: number | null | undefined): string {
 export function fmtCost(usd: number | null | undefined): string {
   if (usd === null || usd === undefined || !Number.isFinite(usd)) return "—";
   if (usd === 0) return "$0";
-  if (usd < 0.01) return `$${usd.toPrecision(2)}`;
+  if (usd < 0.01) {
+    const digits = Math.min(12, Math.max(3, 1 - Math.floor(Math.log10(usd))));
+    return `$${Number(usd.toPrecision(2)).toFixed(digits)}`;
+  }
   return `$${usd.toFixed(usd < 10 ? 3 : 2)}`;
 }
 
 export function fmtScore(x: number | null | undefined): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return "—";
   return Number.isInteger(x) ? String(x) : x.toFixed(Math.abs(x) < 10 ? 2 : 1);
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** "Mar 14, 09:26" from an ISO time (UTC). */
+export function fmtShortTime(iso: string | null | undefined): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso ?? "");
+  if (!m) return "—";
+  return `${MONTHS[Number(m[2]) - 1] ?? m[2]} ${Number(m[3])}, ${m[4]}:${m[5]}`;
 }
 
 export function fmtTime(iso: string | null | undefined): string {

@@ -202,6 +202,7 @@ export interface ListingRow {
   n_spans?: number | null;
   start_time?: string | null;
   error_count?: number | null;
+  input?: string | null;
 }
 
 export interface Listing {

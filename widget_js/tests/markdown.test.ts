@@ -68,3 +68,19 @@ describe("text blocks", () => {
     expect(textBlock("{not json", ctx, "json")!.textContent).toBe("{not json");
   });
 });
+
+describe("formatting", async () => {
+  const { fmtCost, fmtDuration, fmtShortTime, fmtCompact } = await import("../src/format");
+  it("prints costs without exponents, durations and times for people", () => {
+    expect(fmtCost(4e-7)).toBe("$0.00000040");
+    expect(fmtCost(0.00042)).toBe("$0.00042");
+    expect(fmtCost(0.0123)).toBe("$0.012");
+    expect(fmtCost(12.5)).toBe("$12.50");
+    expect(fmtDuration(0.5)).toBe("0.50 ms");
+    expect(fmtDuration(312.4)).toBe("312 ms");
+    expect(fmtDuration(2345)).toBe("2.35 s");
+    expect(fmtDuration(125_000)).toBe("2 min 5 s");
+    expect(fmtShortTime("2025-03-14T09:26:53.000Z")).toBe("Mar 14, 09:26");
+    expect(fmtCompact(18_400)).toBe("18k");
+  });
+});

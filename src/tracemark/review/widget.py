@@ -505,6 +505,7 @@ def _progress_dict(queue: Any, reviewer: str) -> dict[str, Any]:
     return out
 
 
+_LIST_INPUT_CHARS = 120
 _LIST_COLUMNS = (
     "trace_id",
     "name",
@@ -585,6 +586,8 @@ class TraceView(_TraceWidget):
             .select(
                 *[c for c in _LIST_COLUMNS if c != "start_time"],
                 pl.col("start_time").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                # the start of the input, to tell traces of the same app apart
+                pl.col("input").str.replace_all(r"\s+", " ").str.slice(0, _LIST_INPUT_CHARS),
             )
             .with_columns(pl.col("status").cast(pl.String))
             .to_dicts()
