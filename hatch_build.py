@@ -3,8 +3,8 @@
 The bundle (``src/tracemark/review/static/widget.js`` and ``widget.css``) is build output and
 git-ignored. Building a wheel runs ``npm ci`` (when needed) and ``npm run build`` if the bundle
 is missing or older than its sources, then ships it. An sdist ships the bundle when it exists,
-so a wheel can be built from the sdist without Node. An editable install builds the bundle
-when Node is there and otherwise only warns (``make widget`` builds it later).
+so a wheel can be built from the sdist without Node. An editable install uses the source tree
+in place and only warns when the bundle is missing or stale (``make widget`` builds it).
 """
 
 from __future__ import annotations
@@ -41,16 +41,17 @@ class WidgetBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             stale = not have or (
                 js_dir.is_dir() and _newest(sources) > min(p.stat().st_mtime for p in bundle)
             )
+            if stale and version == "editable":
+                # an editable install uses the source tree in place: `make widget` builds it
+                print(
+                    "tracemark: the review widget's bundle is missing or older than its "
+                    "sources; run `make widget`",
+                    file=sys.stderr,
+                )
+                return
             if stale:
                 if shutil.which("npm") and (js_dir / "package.json").is_file():
                     self._npm_build(js_dir)
-                elif version == "editable":
-                    print(
-                        "tracemark: npm not found; the review widget is not built "
-                        "(run `make widget` once Node is installed)",
-                        file=sys.stderr,
-                    )
-                    return
                 elif not have:
                     raise RuntimeError(
                         "tracemark: the review widget's bundle is missing and npm is not "
