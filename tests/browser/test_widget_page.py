@@ -209,3 +209,42 @@ def test_the_rule_filter_in_the_browser(browser: Any, traces: Traces) -> None:
         assert page.locator(".tm-li").count() == 2
     finally:
         page.close()
+
+
+def test_a_page_with_a_javascript_fake_model(browser: Any) -> None:
+    """The benchmark's page: the bundle with a fake model written in JavaScript (no Python
+    behind it); its `go` command swaps in the next payload."""
+    from tracemark.review.browser import open_static
+    from tracemark.review.payload import TracePayload
+
+    a, b = sample_trace(200, seed=1), sample_trace(30, seed=2)
+    pa, pb = (TracePayload(t, t.trace_ids).to_json() for t in (a, b))
+    commands = """(name, msg) => {
+      if (name === 'go') {
+        const bytes = new TextEncoder().encode(window.__next);
+        queueMicrotask(() => window.tmModel.set('payload', new DataView(bytes.buffer)));
+        return { ok: true };
+      }
+      if (name === 'text') return { ok: true, text: 'FULL ' + JSON.stringify(msg.ref) };
+      return { ok: false, error: 'no ' + name };
+    }"""
+    page = open_static(
+        browser,
+        {"mode": "view", "payload": pa, "listing": {"rows": [], "total": 0, "offset": 0}},
+        commands_js=commands,
+    )
+    try:
+        assert page.locator(".tm-trace-id").inner_text() == a.trace_ids[0]
+        assert page.evaluate("window.__tmPaintMs") > 0
+        page.evaluate("(s) => { window.__next = s; }", pb.decode())
+        page.locator(".tm-root").focus()
+        page.keyboard.press("n")
+        page.wait_for_function(
+            "(id) => document.querySelector('.tm-trace-id').textContent === id",
+            arg=b.trace_ids[0],
+        )
+        assert page.locator(".tm-pane-head").inner_text().startswith("30 spans")
+        sent = page.evaluate("window.__tmSent.map(m => m.name)")
+        assert sent == ["go"]
+    finally:
+        page.close()
