@@ -129,7 +129,7 @@ class _TraceWidget(anywidget.AnyWidget):
             self.payload = payload.to_json(focus_span=focus_span, extra=extra)
             return
         stub = {
-            "version": 1,
+            "version": 2,
             "trace": {"trace_id": item.get("trace_id"), "name": "trace not found"},
             "evaluations": [],
             "spans": {
