@@ -18,10 +18,10 @@ import polars as pl
 from tracemark.ingest.otlp_decode import Chunk, DecodedChunk, decode_chunk, split_lines
 from tracemark.ingest.otlp_events import EVALUATION_COLUMNS, evaluation_rows, exception_messages
 from tracemark.ingest.otlp_fields import FIELD_COLUMNS, span_columns
-from tracemark.ingest.otlp_frames import SpanFrames, explode_requests, too_deep
+from tracemark.ingest.otlp_frames import SpanFrames, explode_requests, unreadable
 from tracemark.ingest.otlp_json import members_json
 from tracemark.ingest.otlp_records import attributes_dict, loads_text_numbers, nanos, request_rows
-from tracemark.ingest.otlp_values import ARRAY, KVLIST, NONE, integer
+from tracemark.ingest.otlp_values import integer
 from tracemark.ingest.quarantine import IngestError, Quarantine
 from tracemark.ingest.records import document_series, message_series
 from tracemark.ingest.semconv import span_fields
@@ -196,31 +196,19 @@ def _suspect_lines(frames: SpanFrames, base: pl.DataFrame) -> pl.Series:
     event without a time, a value without a set field or nested deeper than the dtype, a
     resource without ``scopeSpans`` (each may be a spelling the dtype did not expect, a
     legacy key, or bad data to quarantine with the reference's reason)."""
-    nested = [ARRAY, KVLIST]
-    spans = frames.spans
-    rows = [
-        base.filter(pl.col("_bad") | pl.col("start_time").is_null()).get_column("_row"),
-    ]
-    values = frames.attrs.filter(pl.col("kind").is_in([NONE, *nested]))
-    if values.height:
-        rows.append(values.filter((pl.col("kind") == NONE) | too_deep(values)).get_column("_row"))
     events = frames.events
-    rows.append(events.filter(integer(pl.col("time")).is_null()).get_column("_row"))
-    values = frames.event_attrs.filter(pl.col("kind").is_in([NONE, *nested]))
-    if values.height:
-        evs = values.filter((pl.col("kind") == NONE) | too_deep(values)).get_column("_ev")
-        rows.append(events.filter(pl.col("_ev").is_in(evs.implode())).get_column("_row"))
-    row_ids = pl.concat(rows).unique()
-    lines = [
-        spans.filter(pl.col("_row").is_in(row_ids.implode())).get_column("_line"),
-        frames.no_scopes,
-    ]
-    context = frames.context.filter(pl.col("kind").is_in([NONE, *nested]))
-    if context.height:
-        lines.append(
-            context.filter((pl.col("kind") == NONE) | too_deep(context)).get_column("_line")
-        )
-    return pl.concat([x.cast(pl.UInt32) for x in lines]).unique()
+    bad_events = unreadable(frames.event_attrs, "_ev")
+    rows = pl.concat(
+        [
+            base.filter(pl.col("_bad") | pl.col("start_time").is_null()).get_column("_row"),
+            unreadable(frames.attrs, "_row"),
+            events.filter(
+                integer(pl.col("time")).is_null() | pl.col("_ev").is_in(bad_events.implode())
+            ).get_column("_row"),
+        ]
+    ).unique()
+    lines = frames.spans.filter(pl.col("_row").is_in(rows.implode())).get_column("_line")
+    return pl.concat([lines.cast(pl.UInt32), frames.context]).unique()
 
 
 # -- the reference path -----------------------------------------------------------------------
@@ -245,8 +233,12 @@ def _reference_fields(
     rows that failed and were quarantined)``."""
     wanted = rows.implode()
     attrs: dict[int, list[dict[str, Any]]] = {}
-    for row, key, value in (
-        frames.attrs.filter(pl.col("_row").is_in(wanted)).select("_row", "key", "value").iter_rows()
+    picked = frames.attrs.flat.filter(pl.col("_row").is_in(wanted))
+    for row, key, value in zip(
+        picked.get_column("_row").to_list(),
+        picked.get_column("key").to_list(),
+        frames.attrs.values(picked),
+        strict=True,
     ):
         attrs.setdefault(row, []).append({"key": key, "value": value})
     events: dict[int, list[dict[str, Any]]] = {}

@@ -23,6 +23,7 @@ __all__ = [
     "Chunk",
     "DecodedChunk",
     "decode_chunk",
+    "decode_isolating",
     "decode_lines",
     "file_chunks",
     "request_dtype",
@@ -183,7 +184,7 @@ def file_chunks(path: Path, chunk_bytes: int) -> Iterator[Chunk]:
             line += chunk.count(b"\n")
 
 
-def _decode_isolating(lines: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
+def decode_isolating(lines: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
     """``(decoded, failed)``: decode ``lines``; when the batch fails, halve it until the
     failing lines are found (their decoded value is null and ``failed`` true)."""
     try:
@@ -192,8 +193,8 @@ def _decode_isolating(lines: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl
         if lines.len() == 1:
             return pl.Series([None], dtype=dtype), pl.Series(values=[True])
     half = lines.len() // 2
-    first, first_failed = _decode_isolating(lines.slice(0, half), dtype)
-    second, second_failed = _decode_isolating(lines.slice(half), dtype)
+    first, first_failed = decode_isolating(lines.slice(0, half), dtype)
+    second, second_failed = decode_isolating(lines.slice(half), dtype)
     return first.append(second), first_failed.append(second_failed)
 
 
@@ -240,7 +241,7 @@ def decode_lines(source: str, frame: pl.DataFrame) -> DecodedChunk:
     for dtype in (CAMEL_DTYPE, SNAKE_DTYPE):
         if not objects.height:
             break
-        decoded, failed = _decode_isolating(objects.get_column("line"), dtype)
+        decoded, failed = decode_isolating(objects.get_column("line"), dtype)
         if dtype is SNAKE_DTYPE:
             decoded = to_camel(decoded)
         objects = objects.with_columns(request=decoded, _failed=failed)

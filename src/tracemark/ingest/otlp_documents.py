@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from tracemark.ingest.otlp_text import canonical_json_column
-from tracemark.ingest.otlp_values import BOOL, BYTES, DOUBLE, INT, NONE, STRING, double, text
+from tracemark.ingest.otlp_values import BOOL, BYTES, DOUBLE, INT, NONE, STRING
 from tracemark.model import DOCUMENT_TYPE
 
 __all__ = ["oi_documents"]
@@ -58,13 +58,12 @@ def oi_documents(attrs: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     rows = rows.filter(~pl.col("_row").is_in(fallback.implode()))
     if not rows.height:
         return empty, fallback.cast(pl.UInt32)
-    value, kind = pl.col("value"), pl.col("kind")
+    kind = pl.col("kind")
     rows = rows.with_columns(
-        text=text(value, kind),
         number=pl.when(kind == DOUBLE)
-        .then(double(value.struct.field("doubleValue")))
+        .then(pl.col("num"))
         .when(kind == INT)
-        .then(text(value, kind).cast(pl.Float64)),
+        .then(pl.col("int").cast(pl.Float64)),
     )
     meta = rows.filter(pl.col("field") == "metadata")
     if meta.height:

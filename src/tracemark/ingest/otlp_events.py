@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from tracemark.ingest.otlp_json import LongAttributes
 from tracemark.ingest.otlp_pick import Picked, as_float, as_str
 from tracemark.ingest.otlp_records import attributes_dict
 from tracemark.ingest.otlp_values import BYTES, STRING, integer
@@ -40,14 +41,14 @@ EVALUATION_COLUMNS = {
 }
 
 
-def _subset(events: pl.DataFrame, event_attrs: pl.DataFrame, name: str, index: str):
+def _subset(events: pl.DataFrame, event_attrs: LongAttributes, name: str, index: str):
     """The events named ``name``, numbered 0.. in ``index``, and their attributes."""
     chosen = events.filter(pl.col("name") == name).with_row_index(index)
-    attrs = event_attrs.join(chosen.select("_ev", index), on="_ev", how="inner")
+    attrs = event_attrs.flat.join(chosen.select("_ev", index), on="_ev", how="inner")
     return chosen, attrs
 
 
-def exception_messages(events: pl.DataFrame, event_attrs: pl.DataFrame) -> pl.DataFrame:
+def exception_messages(events: pl.DataFrame, event_attrs: LongAttributes) -> pl.DataFrame:
     """``_row``, ``exception``: ``"<type>: <message>"`` of each span's first ``exception``
     event that has a non-empty string type or message."""
     exc, attrs = _subset(events, event_attrs, "exception", "_x")
@@ -79,7 +80,7 @@ def exception_messages(events: pl.DataFrame, event_attrs: pl.DataFrame) -> pl.Da
     )
 
 
-def evaluation_rows(events: pl.DataFrame, event_attrs: pl.DataFrame) -> pl.DataFrame:
+def evaluation_rows(events: pl.DataFrame, event_attrs: LongAttributes) -> pl.DataFrame:
     """Evaluation rows (:data:`EVALUATION_COLUMNS`) of the ``gen_ai.evaluation.result``
     events (see :class:`tracemark.ingest.otlp_frames.SpanFrames`)."""
     ev, attrs = _subset(events, event_attrs, "gen_ai.evaluation.result", "_ee")

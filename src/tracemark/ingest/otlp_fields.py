@@ -14,13 +14,15 @@ from __future__ import annotations
 import polars as pl
 
 from tracemark.ingest.otlp_documents import DOCUMENTS, oi_documents
+from tracemark.ingest.otlp_genai import messages_column
+from tracemark.ingest.otlp_json import LongAttributes
 from tracemark.ingest.otlp_messages import MESSAGES, oi_messages
 from tracemark.ingest.otlp_pick import Picked, as_float, as_int, as_str
 from tracemark.ingest.otlp_text import (
     canonical_json_column,
     display_text_column,
     looks_like_json,
-    messages_column,
+    nulls,
     put_rows,
 )
 from tracemark.ingest.otlp_values import ARRAY, BOOL, BYTES, DOUBLE, INT, KVLIST, STRING, value_kind
@@ -135,14 +137,15 @@ def _kind_exprs(picked: Picked, has_prefix: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return kind, raw
 
 
-def span_columns(attrs: pl.DataFrame, events: pl.DataFrame, n_rows: int) -> pl.DataFrame:
+def span_columns(long: LongAttributes, events: pl.DataFrame, n_rows: int) -> pl.DataFrame:
     """The canonical fields of every span (``_row`` 0..n-1) and ``_fallback``: the spans whose
     fields must come from the reference instead (their values here are not to be used).
 
-    ``attrs``: ``_row``, ``key``, ``value``, ``kind`` (one row per attribute, a key once per
-    span); ``events``: ``_row``, ``name`` (one row per span event).
+    ``long``: the span attributes (indexed by ``_row``, a key once per span); ``events``:
+    ``_row``, ``name`` (one row per span event).
     """
     key = pl.col("key")
+    attrs = long.flat
     picked = Picked(attrs, n_rows, KNOWN, structs=TAGS)
     prefixed = attrs.filter(key.str.starts_with("gen_ai.") | key.str.starts_with("llm."))
     legacy = attrs.filter(
@@ -177,14 +180,23 @@ def span_columns(attrs: pl.DataFrame, events: pl.DataFrame, n_rows: int) -> pl.D
     tags_fb: pl.Expr = pl.lit(False)
     if picked.has_any(TAGS):
         tags_kind = tags_chosen.kind
-        items = tags_chosen.value.struct.field("arrayValue").struct.field("values")
+        # the arrays' items, from the nested values (joined on their row ``_a``)
+        items = pl.col("value").struct.field("arrayValue").struct.field("values")
+        arrays = long.nested.select(
+            "_a",
+            _tag_items=items.list.eval(pl.element().struct.field("stringValue")),
+            _tag_strings=items.list.eval(value_kind(pl.element()) == STRING).list.all(),
+        )
+        wide = wide.with_columns(_tags_a=tags_chosen.value).join(
+            arrays.rename({"_a": "_tags_a"}), on="_tags_a", how="left", maintain_order="left"
+        )
+        all_strings = pl.col("_tag_strings").fill_null(True)
         tags = (
             pl.when(tags_kind.is_in([STRING, BYTES]))
             .then(pl.concat_list(tags_chosen.text))
             .when(tags_kind == ARRAY)
-            .then(items.list.eval(pl.element().struct.field("stringValue")))
+            .then(pl.col("_tag_items"))
         )
-        all_strings = items.list.eval(value_kind(pl.element()) == STRING).list.all()
         tags_fb = (
             (tags_kind.is_in([STRING, BYTES]) & looks_like_json(tags_chosen.text))
             | ((tags_kind == ARRAY) & ~all_strings)
@@ -255,7 +267,7 @@ def _finish(columns: pl.DataFrame, attrs: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.col("_meta")),
     )
     tool_rows = columns.select(is_tool).to_series()
-    args = pl.Series("tool_arguments", [None] * columns.height, dtype=pl.String)
+    args = nulls("tool_arguments", columns.height, pl.String)
     if tool_rows.any():
         picked = columns.get_column("_tool_args").filter(tool_rows)
         args = args.scatter(tool_rows.arg_true(), canonical_json_column(picked))

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from tracemark.ingest.otlp_json import long_attributes, members_json
-from tracemark.ingest.otlp_values import ARRAY, KVLIST, json_string
+from tracemark.ingest.otlp_json import LongAttributes, long_attributes, members_json
+from tracemark.ingest.otlp_values import NONE, json_string
 
-__all__ = ["SpanFrames", "explode_requests", "too_deep"]
+__all__ = ["SpanFrames", "explode_requests", "too_deep", "unreadable"]
 
 
 @dataclass
@@ -30,18 +30,17 @@ class SpanFrames:
       ``kind`` (see :mod:`tracemark.ingest.otlp_values`), a repeated key keeping its first;
     - ``events``: one row per span event: ``_ev`` (0..), ``_row``, ``_e`` (its index in the
       span), ``name``, ``time`` (text), ``attributes`` (the list);
-    - ``event_attrs``: one row per event attribute: ``_ev``, ``key``, ``value``, ``kind``;
-    - ``context``: one row per resource or scope attribute: ``_line``, ``value``, ``kind``;
-    - ``no_scopes``: ``_line`` of resources without ``scopeSpans`` (maybe spelled otherwise).
+    - ``event_attrs``: the event attributes, indexed by ``_ev``;
+    - ``context``: ``_line`` of the lines whose resource or scope the reference reader must
+      read (no ``scopeSpans``, maybe spelled otherwise; an unreadable attribute value).
     """
 
     spans: pl.DataFrame
     scopes: pl.DataFrame
-    attrs: pl.DataFrame
+    attrs: LongAttributes
     events: pl.DataFrame
-    event_attrs: pl.DataFrame
-    context: pl.DataFrame
-    no_scopes: pl.Series
+    event_attrs: LongAttributes
+    context: pl.Series
 
 
 def _with_index(frame: pl.DataFrame, column: str, index: str) -> pl.DataFrame:
@@ -61,15 +60,10 @@ def _object_member(name: str, members: pl.Expr) -> pl.Expr:
     )
 
 
-def _scope_members(scopes: pl.DataFrame) -> pl.DataFrame:
+def _scope_members(scopes: pl.DataFrame, scope_long: LongAttributes) -> pl.DataFrame:
     """``_scope``, ``_scope_members``: members of each ``otel.scope`` object (``name``,
     ``version`` when non-empty, ``attributes``)."""
-    attrs = members_json(
-        long_attributes(
-            scopes.select("_scope", kv=pl.col("scope").struct.field("attributes")), "_scope", "kv"
-        ),
-        "_scope",
-    )
+    attrs = members_json(scope_long, "_scope")
     parts = []
     for field in ("name", "version"):
         value = pl.col("scope").struct.field(field)
@@ -115,7 +109,7 @@ def explode_requests(requests: pl.DataFrame) -> SpanFrames:
     )
     scopes = (
         ss.select("_scope", "_res")
-        .join(_scope_members(ss.select("_scope", "scope")), on="_scope", how="left")
+        .join(_scope_members(ss.select("_scope", "scope"), scope_long), on="_scope", how="left")
         .join(resource_members, on="_res", how="left", maintain_order="left")
     )
     scopes = scopes.select(
@@ -145,26 +139,36 @@ def explode_requests(requests: pl.DataFrame) -> SpanFrames:
         .with_row_index("_ev")
     )
     event_attrs = long_attributes(events, "_ev", "attributes")
-    context = pl.concat(
-        [
-            resource_long.join(rs.select("_res", "_line"), on="_res").select(
-                "_line", "value", "kind"
-            ),
-            scope_long.join(ss.select("_scope", "_line"), on="_scope").select(
-                "_line", "value", "kind"
-            ),
-        ]
-    )
-    no_scopes = rs.filter(pl.col("scope_spans").is_null()).get_column("_line")
-    return SpanFrames(spans.drop("events"), scopes, attrs, events, event_attrs, context, no_scopes)
+    suspects = [
+        rs.filter(pl.col("scope_spans").is_null()).get_column("_line"),
+        rs.select("_res", "_line")
+        .filter(pl.col("_res").is_in(unreadable(resource_long, "_res").implode()))
+        .get_column("_line"),
+        ss.select("_scope", "_line")
+        .filter(pl.col("_scope").is_in(unreadable(scope_long, "_scope").implode()))
+        .get_column("_line"),
+    ]
+    context = pl.concat([x.cast(pl.UInt32) for x in suspects]).unique()
+    return SpanFrames(spans.drop("events"), scopes, attrs, events, event_attrs, context)
 
 
-def too_deep(values: pl.DataFrame) -> pl.Series:
-    """For rows of ``values`` (``value``, ``kind``): whether an array or key-value list nests
-    below the decoded depth (its innermost lists were only counted, as ``{}`` elements)."""
-    nested = values.select(
-        pl.when(pl.col("kind").is_in([ARRAY, KVLIST]))
-        .then(pl.col("value").struct.json_encode().str.contains(r'"values":\[\{\}', literal=False))
-        .otherwise(False)
+def too_deep(nested: pl.DataFrame) -> pl.Series:
+    """For the rows of a nested frame (``_a``, ``value``): whether an array or key-value list
+    nests below the decoded depth (its innermost lists were only counted, as ``{}``)."""
+    return (
+        nested.select(pl.col("value").struct.json_encode().str.contains(r'"values":\[\{\}'))
+        .to_series()
+        .fill_null(False)
     )
-    return nested.to_series()
+
+
+def unreadable(long: LongAttributes, index: str) -> pl.Series:
+    """``index`` values holding an attribute the vectorized reader must not read: an
+    ``AnyValue`` with no field set (maybe spelled otherwise), or nested too deep."""
+    flat = long.flat
+    parts = [flat.filter(pl.col("kind") == NONE).get_column(index)]
+    if long.nested.height:
+        deep = long.nested.filter(too_deep(long.nested)).get_column("_a")
+        if deep.len():
+            parts.append(flat.filter(pl.col("_a").is_in(deep.implode())).get_column(index))
+    return pl.concat(parts).unique()

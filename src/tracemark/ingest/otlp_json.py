@@ -9,6 +9,8 @@ the rare deeper values (key-value lists, arrays of arrays) with the reference co
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -16,29 +18,89 @@ from tracemark.ingest.otlp_records import jsonable, plain_value
 from tracemark.ingest.otlp_text import put_rows
 from tracemark.ingest.otlp_values import (
     ARRAY,
+    BOOL,
+    BYTES,
+    DOUBLE,
+    INT,
+    NONE,
+    STRING,
     array_json,
+    double,
+    integer,
     json_string,
     scalar_items,
-    scalar_json,
+    text,
+    value_kind,
 )
 
-__all__ = ["long_attributes", "members_json"]
+__all__ = ["LongAttributes", "long_attributes", "members_json"]
 
 
-def long_attributes(frame: pl.DataFrame, index: str, column: str) -> pl.DataFrame:
-    """One row per ``KeyValue`` of the list column ``column``: ``index``, ``key``, ``value``,
-    ``kind``; null keys dropped, a repeated key keeping its first value."""
-    from tracemark.ingest.otlp_values import value_kind
+@dataclass
+class LongAttributes:
+    """Attributes one row each, split so that the heavy nested ``AnyValue`` structs move only
+    where needed.
 
+    ``flat``: ``index``, ``key``, ``kind``, ``text`` (the text of a string, bytes, integer
+    or boolean), ``int``, ``num`` (the double), ``d`` (the double's JSON text), ``_a`` (the
+    row's number); ``nested``: ``_a`` and ``value`` (the struct) of the arrays and key-value
+    lists.
+    """
+
+    flat: pl.DataFrame
+    nested: pl.DataFrame
+
+    def values(self, rows: pl.DataFrame) -> list[dict[str, Any]]:
+        """The ``AnyValue`` dicts of ``rows`` of ``flat`` (for the reference conversion)."""
+        nested = dict(
+            self.nested.filter(pl.col("_a").is_in(rows.get_column("_a").implode())).iter_rows()
+        )
+        out: list[dict[str, Any]] = []
+        for a, kind, word, d in rows.select("_a", "kind", "text", "d").iter_rows():
+            if kind == STRING:
+                out.append({"stringValue": word})
+            elif kind == BYTES:
+                out.append({"bytesValue": word})
+            elif kind == INT:
+                out.append({"intValue": word})
+            elif kind == BOOL:
+                out.append({"boolValue": word == "true"})
+            elif kind == DOUBLE:
+                out.append({"doubleValue": d})
+            elif kind >= ARRAY:
+                out.append(nested[a])
+            else:
+                out.append({})
+        return out
+
+
+def long_attributes(frame: pl.DataFrame, index: str, column: str) -> LongAttributes:
+    """One row per ``KeyValue`` of the list column ``column`` (see :class:`LongAttributes`);
+    null keys dropped, a repeated key keeping its first value."""
     out = (
         frame.select(index, column)
         .explode(column, empty_as_null=False, keep_nulls=False)
         .unnest(column)
-        .filter(pl.col("key").is_not_null())
     )
+    if out.get_column("key").null_count():
+        out = out.filter(pl.col("key").is_not_null())
     if out.select(pl.struct(index, "key").is_duplicated().any()).item():
         out = out.filter(pl.struct(index, "key").is_first_distinct())
-    return out.with_columns(kind=value_kind(pl.col("value")))
+    value = pl.col("value")
+    out = out.with_row_index("_a").with_columns(kind=value_kind(value))
+    kind = pl.col("kind")
+    flat = out.select(
+        index,
+        "key",
+        "kind",
+        text=text(value, kind),
+        int=pl.when(kind == INT).then(integer(value.struct.field("intValue"))),
+        num=pl.when(kind == DOUBLE).then(double(value.struct.field("doubleValue"))),
+        d=pl.when(kind == DOUBLE).then(value.struct.field("doubleValue")),
+        _a="_a",
+    )
+    nested = out.filter(kind >= ARRAY).select("_a", "value")
+    return LongAttributes(flat, nested)
 
 
 def _python_json(values: pl.Series) -> pl.Series:
@@ -52,28 +114,69 @@ def _python_json(values: pl.Series) -> pl.Series:
     )
 
 
-def members_json(long: pl.DataFrame, index: str) -> pl.DataFrame:
-    """``index``, ``members``: the JSON members (no braces) of each ``index`` in ``long``
-    (from :func:`long_attributes`)."""
-    if not long.height:
-        return pl.DataFrame(schema={index: long.schema[index], "members": pl.String})
-    kind, value = pl.col("kind"), pl.col("value")
-    values = long.select(
-        v=pl.when(kind < ARRAY).then(scalar_json(value, kind)),
-        nested=kind >= ARRAY,
+def _quoted(text: pl.Expr, plain: bool) -> pl.Expr:
+    """The JSON string literal of ``text``; ``plain`` promises no character needs escaping."""
+    if plain:
+        return pl.concat_str(pl.lit('"'), text, pl.lit('"'))
+    return json_string(text)
+
+
+def _needs_escape(values: pl.Series) -> bool:
+    return bool(values.str.contains(r'["\\\x00-\x1f]').any())
+
+
+def _double_json(num: pl.Expr, raw: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(num.is_nan())
+        .then(pl.lit('"NaN"'))
+        .when(num == float("inf"))
+        .then(pl.lit('"Infinity"'))
+        .when(num == float("-inf"))
+        .then(pl.lit('"-Infinity"'))
+        .when(num.is_not_null())
+        .then(raw)
+        .otherwise(pl.lit("null"))
     )
-    nested = values.get_column("nested")
+
+
+def members_json(long: LongAttributes, index: str) -> pl.DataFrame:
+    """``index``, ``members``: the JSON members (no braces) of each ``index`` (from
+    :func:`long_attributes`)."""
+    flat = long.flat
+    if not flat.height:
+        return pl.DataFrame(schema={index: flat.schema[index], "members": pl.String})
+    kind, txt = pl.col("kind"), pl.col("text")
+    texts = flat.get_column("text")
+    quoted = _quoted(txt, not _needs_escape(texts))
+    v = flat.select(
+        pl.when(kind.is_in([STRING, BYTES]))
+        .then(quoted)
+        .when(kind.is_in([INT, BOOL]))
+        .then(txt.fill_null("null"))
+        .when(kind == DOUBLE)
+        .then(_double_json(pl.col("num"), pl.col("d")))
+        .when(kind == NONE)
+        .then(pl.lit("null"))
+    ).to_series()
+    nested = flat.get_column("kind") >= ARRAY
     if nested.any():
-        rows = long.filter(nested)
-        simple = rows.select((kind == ARRAY) & scalar_items(value)).to_series()
-        texts = rows.select(pl.when(simple).then(array_json(value))).to_series()
+        sub = long.nested
+        value = pl.col("value")
+        simple = sub.select((value_kind(value) == ARRAY) & scalar_items(value)).to_series()
+        nested_texts = sub.select(pl.when(simple).then(array_json(value))).to_series()
         if not simple.all():
             deep = ~simple
-            texts = put_rows(texts, deep, _python_json(rows.get_column("value").filter(deep)))
-        values = values.with_columns(v=put_rows(values.get_column("v"), nested, texts))
+            nested_texts = put_rows(
+                nested_texts, deep, _python_json(sub.get_column("value").filter(deep))
+            )
+        v = put_rows(v, nested, nested_texts)
+    keys = flat.get_column("key")
     return (
-        long.select(
-            index, m=pl.concat_str(json_string(pl.col("key")), pl.lit(":"), values.get_column("v"))
+        flat.select(
+            index,
+            m=pl.concat_str(
+                _quoted(pl.col("key"), not _needs_escape(keys)), pl.lit(":"), pl.lit(v)
+            ),
         )
         .group_by(index, maintain_order=True)
         .agg(members=pl.col("m").str.join(","))

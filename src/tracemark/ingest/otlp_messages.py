@@ -64,8 +64,8 @@ def _wide(frame: pl.DataFrame, index: list[str], on: str, names: list[str]) -> p
 
 
 def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
-    """Messages from OpenInference flattened attributes (``attrs``: ``_row``, ``key``,
-    ``value``, ``kind`` rows of every span)."""
+    """Messages from OpenInference flattened attributes (``attrs``: the flat attribute rows,
+    ``_row``, ``key``, ``kind``, ``text``, of every span)."""
     key = pl.col("key")
     rows = attrs.filter(
         key.str.starts_with("llm.input_messages.") | key.str.starts_with("llm.output_messages.")
@@ -74,7 +74,7 @@ def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
         return _empty()
     rows = rows.select(
         "_row",
-        text=pl.col("value").struct.field("stringValue"),
+        text=pl.col("text"),
         kind=pl.col("kind"),
         parts=key.str.extract_groups(_OI_KEY),
     ).unnest("parts")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from tracemark.ingest.otlp_text import nulls
 from tracemark.ingest.otlp_values import (
     ARRAY,
     BYTES,
@@ -20,9 +21,6 @@ from tracemark.ingest.otlp_values import (
     KVLIST,
     NONE,
     STRING,
-    double,
-    integer,
-    text,
 )
 
 __all__ = ["Chosen", "Picked", "as_float", "as_int", "as_str"]
@@ -31,7 +29,7 @@ __all__ = ["Chosen", "Picked", "as_float", "as_int", "as_str"]
 @dataclass(frozen=True)
 class Chosen:
     """The value of the first present key of a list: its kind, text (strings, bytes,
-    integers, booleans), integer, double and (when picked with structs) value struct."""
+    integers, booleans), integer, double and (when picked with structs) its ``_a``."""
 
     kind: pl.Expr
     text: pl.Expr
@@ -46,10 +44,11 @@ class Chosen:
 
 
 class Picked:
-    """The known keys of a long frame (``index``, ``key``, ``value``, ``kind``) as columns.
+    """The known keys of a flat long frame (``index``, ``key``, ``kind``, ``text``, ``int``,
+    ``num``, ``_a``: see :class:`tracemark.ingest.otlp_json.LongAttributes`) as columns.
 
     ``frame`` has ``index`` (0..n-1) and, per key present, ``<key>#kind``, ``#present``,
-    ``#text``, ``#int``, ``#num`` (and ``#value`` for the keys in ``structs``).
+    ``#text``, ``#int``, ``#num`` (and ``#_a`` for the keys in ``structs``).
     """
 
     def __init__(
@@ -62,16 +61,8 @@ class Picked:
     ) -> None:
         self.index = index
         known = long.filter(pl.col("key").is_in(keys))
-        value, kind = pl.col("value"), pl.col("kind")
-        known = known.select(
-            index,
-            "key",
-            "value",
-            kind=kind,
-            text=text(value, kind),
-            int=pl.when(kind == INT).then(integer(value.struct.field("intValue"))),
-            num=pl.when(kind == DOUBLE).then(double(value.struct.field("doubleValue"))),
-        ).with_columns(
+        kind = pl.col("kind")
+        known = known.select(index, "key", "kind", "text", "int", "num", "_a").with_columns(
             present=pl.when(kind.is_in([STRING, BYTES]))
             .then(pl.col("text") != "")
             .when(kind == INT)
@@ -89,13 +80,13 @@ class Picked:
                 "key", as_dict=True, maintain_order=True
             ).items():
                 self.keys.add(str(key))
-                slots = pl.Series([None] * n_rows, dtype=pl.UInt32).scatter(
+                slots = nulls("slots", n_rows, pl.UInt32).scatter(
                     rows.get_column(index).cast(pl.Int64),
                     pl.Series(range(rows.height), dtype=pl.UInt32),
                 )
                 fields = ["kind", "present", "text", "int", "num"]
                 if key in structs:
-                    fields.append("value")
+                    fields.append("_a")
                 gathered = rows.select(pl.col(f).gather(slots) for f in fields)
                 columns.extend(s.alias(f"{key}#{s.name}") for s in gathered.get_columns())
         self.frame = pl.DataFrame(columns)
@@ -116,8 +107,8 @@ class Picked:
         return self._col(key, "text", pl.String)
 
     def value(self, key: str) -> pl.Expr:
-        """The value struct (only for keys picked with ``structs``)."""
-        return pl.col(f"{key}#value") if key in self.keys else pl.lit(None)
+        """The ``_a`` of the value (its row in the long frame; keys picked with ``structs``)."""
+        return pl.col(f"{key}#_a") if key in self.keys else pl.lit(None, pl.UInt32)
 
     def has_any(self, keys: tuple[str, ...]) -> bool:
         """Whether any of ``keys`` occurs in the frame."""
@@ -145,7 +136,7 @@ class Picked:
             pick("text"),
             pick("int"),
             pick("num"),
-            pick("value") if with_value else pl.lit(None),
+            pick("_a") if with_value else pl.lit(None, pl.UInt32),
         )
 
 

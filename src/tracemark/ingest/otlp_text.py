@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from tracemark.ingest.messages import canonical_json, display_text, messages_from_payload
+from tracemark.ingest.messages import canonical_json, display_text
 from tracemark.ingest.records import message_series
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
     "display_text_column",
     "looks_like_json",
     "map_distinct",
-    "messages_column",
+    "nulls",
     "put_rows",
 ]
 
@@ -56,6 +56,11 @@ def map_distinct(
         .get_column("mapped")
         .alias(values.name)
     )
+
+
+def nulls(name: str, n: int, dtype: pl.DataType) -> pl.Series:
+    """A column of ``n`` nulls."""
+    return pl.Series(name, dtype=dtype).extend_constant(None, n)
 
 
 def put_rows(base: pl.Series, mask: pl.Series, values: pl.Series) -> pl.Series:
@@ -194,18 +199,6 @@ def display_text_column(values: pl.Series, direction: str) -> pl.Series:
             ),
         )
     return put_rows(values, mask, shown)
-
-
-def messages_column(values: pl.Series, direction: str) -> pl.Series:
-    """``messages_from_payload`` of each string as ``List(MESSAGE_TYPE)`` (text that is not
-    JSON holds no messages)."""
-    needs = values.rename("v").to_frame().select(looks_like_json(pl.col("v"))).to_series()
-    picked = values.filter(needs.fill_null(False))
-    out = message_series(values.name, [None] * values.len())
-    if picked.len():
-        mapped = map_distinct(picked, lambda v: messages_from_payload(v, direction=direction))
-        out = put_rows(out, needs, mapped)
-    return out
 
 
 def _patch(
