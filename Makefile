@@ -31,8 +31,9 @@ test: $(STAMP) widget lint
 	@if [ -f widget_js/package.json ]; then cd widget_js && npm test --silent; fi
 	$(PY) -m pytest
 
+# A store with demo traces, a review queue and automations run once (safe to run again).
 demo: $(STAMP)
-	$(PY) -m tracemark.demo --store $(STORE)
+	$(VENV)/bin/tracemark demo $(STORE)
 
 lab: $(STAMP) widget demo
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/01_quickstart.ipynb
