@@ -229,6 +229,7 @@ export class App {
       h("span", { class: "tm-pane-hint", text: "j/k move · h/l fold · e next error" }),
     );
     const focus = p.focus ?? 0;
+    if (p.item?.kind === "span" && p.focus !== null && p.focus !== undefined) this.tree.target = p.focus;
     if (!p.missing) this.select(Math.min(focus, Math.max(0, p.spans.id.length - 1)));
     if (this.mode === "review") {
       const saved = p.item?.saved;

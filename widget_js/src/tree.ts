@@ -47,6 +47,8 @@ export class SpanTree {
   private viewHeight = 0;
   private scrollTop = 0;
   selected = 0;
+  /** The span a span item labels (marked in the tree), or -1. */
+  target = -1;
 
   constructor(private readonly opts: TreeOptions) {
     this.inner = h("div", { class: "tm-tree-inner" });
@@ -108,6 +110,7 @@ export class SpanTree {
       for (let i = 0; i < n; i++) if (cols.depth[i] >= 1 && this.nChildren[i] > 0) this.collapsed[i] = 1;
     }
     this.selected = 0;
+    this.target = -1;
     this.recompute();
     this.setScroll(0);
     this.render();
@@ -261,6 +264,7 @@ export class SpanTree {
     if (status === "error") marks.push(h("span", { class: "tm-errmark", title: "error", text: "●" }));
     else if (collapsed && this.errorBelow[pos]) marks.push(h("span", { class: "tm-errmark tm-errbelow", title: "errors inside", text: "○" }));
     if (c.evals[pos] > 0) marks.push(h("span", { class: "tm-evalmark", title: `${c.evals[pos]} evaluation(s)`, text: "◆" }));
+    if (pos === this.target) marks.push(h("span", { class: "tm-targetmark", title: "the span being labeled", text: "label" }));
     if (collapsed) marks.push(h("span", { class: "tm-hidden", text: `+${this.size[pos] - 1}` }));
     const el = h(
       "div",

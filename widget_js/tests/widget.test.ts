@@ -406,6 +406,15 @@ describe("the label form", () => {
     expect(model.callsTo("save")[0]).toMatchObject({ values: { correct: true }, submit: false });
   });
 
+  it("marks the span a span item labels, and starts there", () => {
+    const p = { ...CHAT, focus: 2, item: { ...CHAT.item!, kind: "span", span_id: "s2" } };
+    const root = mount(reviewModel(p));
+    expect(root.querySelector(".tm-selected .tm-name")!.textContent).toBe("lookup_order");
+    expect(root.querySelector(".tm-selected .tm-targetmark")).not.toBeNull();
+    expect(root.querySelectorAll(".tm-targetmark")).toHaveLength(1);
+    expect(root.querySelector(".tm-item-banner")!.textContent).toContain("Labeling span lookup_order");
+  });
+
   it("skips with s", async () => {
     const model = reviewModel();
     const root = mount(model);
