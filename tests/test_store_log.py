@@ -207,3 +207,24 @@ def test_missing_directory_reads_as_empty(tmp_path: Path) -> None:
     got = read_log(tmp_path / "nowhere", SCHEMA)
     assert got.events.height == 0 and got.problems.height == 0
     assert {"id", "time", "writer", "kind", "item", "_file", "_line"} <= set(got.events.columns)
+
+
+def test_single_bit_flips_are_detected_everywhere_in_a_line(tmp_path: Path) -> None:
+    """CRC-32 catches any single-bit error in the body; the checksum field itself is checked
+    exhaustively (every bit of it: e.g. "a" -> "A" is one bit and both read as hex)."""
+    log = EventLog(tmp_path, "w")
+    while not set(log.append({"kind": "add", "item": "abc", "n": 7})["checksum"]) & set("abcdef"):
+        pass  # a checksum with a letter in it, so that the case flip is tried too
+    log.close()
+    path = tmp_path / "w.jsonl"
+    original = path.read_bytes().splitlines(keepends=True)[-1]
+    end = len(original) - 1  # the newline stays
+    flips = [(pos, pos % 8) for pos in range(end - 23)]
+    flips += [(pos, bit) for pos in range(end - 23, end) for bit in range(8)]
+    for pos, bit in flips:
+        data = bytearray(original)
+        data[pos] ^= 1 << bit
+        path.write_bytes(bytes(data))
+        got = read_log(tmp_path, SCHEMA)
+        assert got.events.height == 0, (pos, bit, bytes(data))
+        assert got.problems.height >= 1

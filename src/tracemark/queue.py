@@ -26,18 +26,23 @@ from tracemark.model import Traces
 from tracemark.store.layout import ensure_dir, locked, write_atomic
 from tracemark.store.log import EventLog, LogReader
 from tracemark.store.queuelog import (
-    ITEM_EVENT_KINDS,
     ITEM_KINDS,
     ITEMS_SCHEMA,
+    PAIR_TIMES,
     PAIRS_SCHEMA,
     QUEUE_EVENT_SCHEMA,
     STATUSES,
+    SUBMISSIONS_SCHEMA,
+    Kind,
     fold_items,
     fold_pairs,
     item_state,
+    kind_code,
     latest_labels,
+    live_claims,
     merge_pairs,
     pair_flags,
+    submissions,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +54,36 @@ QUEUE_FORMAT = "tracemark-queue"
 QUEUE_VERSION = 1
 _ADD_CHUNK = 20_000
 Time = pl.Datetime("ns", "UTC")
+EVENT_SCHEMA = pl.Schema(
+    {**QUEUE_EVENT_SCHEMA, "k": Kind, "time": Time, "_file": pl.String, "_line": pl.Int64}
+)
+ITEM_COLUMNS = [
+    "kind",
+    "item",
+    "item_kind",
+    "trace_id",
+    "span_id",
+    "session_id",
+    "source",
+    "time",
+    "_file",
+    "_line",
+]
+PAIR_COLUMNS = ["k", "item", "reviewer", "time"]
+LABEL_COLUMNS = [
+    "k",
+    "item",
+    "reviewer",
+    "label",
+    "label_type",
+    "value",
+    "value_num",
+    "value_list",
+    "reasoning",
+    "assessment",
+    "schema_version",
+    "time",
+]
 
 LABELS_SCHEMA = pl.Schema(
     {
@@ -101,14 +136,17 @@ class Queue:
         self.name = name
         self.path = store.path / "queues" / name
         self._log = EventLog(self.path / "log", store.writer)
-        self._reader = LogReader(self.path / "log", QUEUE_EVENT_SCHEMA)
+        self._reader = LogReader(self.path / "log", QUEUE_EVENT_SCHEMA, keep=False, envelope=False)
         self._def: dict[str, Any] = {}
         self._def_key: tuple[int, int, int] | None = None
         self._schemas: dict[int, LabelSchema] = {}
         self._item_events = pl.DataFrame()
         self._items = pl.DataFrame(schema=ITEMS_SCHEMA)
         self._pairs = pl.DataFrame(schema=PAIRS_SCHEMA)
+        self._done = pl.DataFrame(schema=SUBMISSIONS_SCHEMA)
+        self._pair_rows: dict[tuple[str, str], int] | None = None
         self._label_parts: list[pl.DataFrame] = []
+        self._label_index: tuple[int, pl.DataFrame] | None = None
         self._label_events: pl.DataFrame | None = None
         self._present: dict[str, int] = {}
 
@@ -278,19 +316,27 @@ class Queue:
 
     # -- folding the logs ---------------------------------------------------------------------
     def refresh(self) -> None:
-        """Read what every writer appended since the last read (done by every operation)."""
+        """Read what every writer appended since the last read (done by every operation).
+
+        Only the new bytes of each log are read, and only the items and pairs they touch are
+        folded again, so operations stay fast on a queue with millions of events.
+        """
         new = self._reader.refresh()
         if self._reader.reset:
             self._item_events = pl.DataFrame()
             self._items = pl.DataFrame(schema=ITEMS_SCHEMA)
             self._present = {}
             self._pairs = pl.DataFrame(schema=PAIRS_SCHEMA)
+            self._pair_rows = None
+            self._done = pl.DataFrame(schema=SUBMISSIONS_SCHEMA)
             self._label_parts = []
             self._label_events = None
+            self._label_index = None
         if not new.height:
             return
-        kind = pl.col("kind")
-        item_events = new.filter(kind.is_in(ITEM_EVENT_KINDS))
+        new = new.with_columns(kind_code())
+        k = pl.col("k")
+        item_events = new.filter(k.is_in(("add", "remove", "requeue"))).select(ITEM_COLUMNS)
         if item_events.height:
             self._item_events = (
                 item_events
@@ -300,28 +346,98 @@ class Queue:
             self._items = fold_items(self._item_events)
             ids = self._items.get_column("item_id").to_list()
             self._present = dict(zip(ids, range(len(ids)), strict=True))
-        self._pairs = merge_pairs(self._pairs, fold_pairs(new))
-        labels = new.filter(kind == "label")
+        new_pairs = fold_pairs(new.select(PAIR_COLUMNS))
+        self._merge_pairs(new_pairs)
+        touched = pl.concat([new_pairs.get_column("item"), item_events.get_column("item")]).unique()
+        if self._reader.reset or 8 * touched.len() > self._items.height:
+            self._done = submissions(self._items, self._pairs)
+        elif touched.len():
+            self._done = submissions(self._items, self._pairs, self._done, touched)
+        labels = new.select(LABEL_COLUMNS).filter(k.is_in(("label", "submit")))
         if labels.height:
             self._label_parts.append(labels)
             self._label_events = None
+            if len(self._label_parts) > 64:
+                self._labels_so_far()  # compact
+
+    def _merge_pairs(self, new: pl.DataFrame) -> None:
+        """Fold new pair times into ``_pairs``: a few new pairs update their rows in place
+        (found through a dict), many are regrouped with the old ones."""
+        if not new.height:
+            return
+        if 8 * new.height > self._pairs.height:
+            self._pairs = merge_pairs(self._pairs, new)
+            self._pair_rows = None
+            return
+        if self._pair_rows is None:
+            keys = zip(
+                self._pairs.get_column("item"), self._pairs.get_column("reviewer"), strict=True
+            )
+            self._pair_rows = {key: i for i, key in enumerate(keys)}
+        rows = self._pair_rows
+        where = [rows.get(key) for key in new.select("item", "reviewer").iter_rows()]
+        known = [i for i, at in enumerate(where) if at is not None]
+        if known:
+            at = pl.Series([where[i] for i in known], dtype=pl.UInt32)
+            picked = pl.Series(known, dtype=pl.UInt32)
+            updates = {}
+            for column in PAIR_TIMES:
+                old = self._pairs.get_column(column)
+                both = pl.DataFrame(
+                    {"a": old.gather(at), "b": new.get_column(column).gather(picked)}
+                )
+                latest = both.select(pl.max_horizontal("a", "b")).to_series()
+                updates[column] = old.clone().scatter(at, latest)
+            self._pairs = self._pairs.with_columns(**updates)
+        fresh = [i for i, at in enumerate(where) if at is None]
+        if fresh:
+            added = new[fresh].select(self._pairs.columns)
+            start = self._pairs.height
+            self._pairs = pl.concat([self._pairs, added], how="vertical")
+            for j, key in enumerate(added.select("item", "reviewer").iter_rows()):
+                rows[key] = start + j
 
     def _labels_so_far(self) -> pl.DataFrame:
         if self._label_events is None:
             parts = self._label_parts
             if not parts:
-                self._label_events = self._reader.events.clear()
+                self._label_events = pl.DataFrame(
+                    schema={c: EVENT_SCHEMA[c] for c in LABEL_COLUMNS}
+                )
             else:
                 self._label_events = parts[0] if len(parts) == 1 else pl.concat(parts)
             self._label_parts = [self._label_events] if self._label_events.height else []
         return self._label_events
 
-    def _state(self, now: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(items with their state, pair flags) as of ``now``."""
+    def _label_events_of(self, item_id: str) -> pl.DataFrame:
+        """The label and submit events of one item: a binary search in an index sorted by
+        item over the first events, plus a scan of the few appended since the index was
+        built (it is rebuilt when they become many)."""
+        total = sum(part.height for part in self._label_parts)
+        if self._label_index is None or total - self._label_index[0] > 20_000:
+            self._label_index = (total, self._labels_so_far().sort("item"))
+        covered, base = self._label_index
+        column = base.get_column("item")
+        lo = column.search_sorted(item_id, side="left")
+        hi = column.search_sorted(item_id, side="right")
+        found = [base.slice(lo, hi - lo)]
+        need = total - covered  # the last rows, appended after the index was built
+        for part in reversed(self._label_parts):
+            if need <= 0:
+                break
+            tail = part if part.height <= need else part.slice(part.height - need)
+            found.append(tail.filter(pl.col("item") == item_id))
+            need -= tail.height
+        return pl.concat(found, how="vertical")
+
+    def _lease_ns(self) -> int:
+        return int(self.lease_minutes * 60e9)
+
+    def _state(self, now: int | None = None) -> pl.DataFrame:
+        """Items with their state as of ``now`` (ns)."""
         now = time.time_ns() if now is None else now
-        lease_ns = int(self.lease_minutes * 60e9)
-        flags = pair_flags(self._items, self._pairs, now, lease_ns)
-        return item_state(self._items, flags, self.reviewers_per_item), flags
+        live = live_claims(self._items, self._pairs, now, self._lease_ns())
+        return item_state(self._items, self._done, live, self.reviewers_per_item)
 
     # -- items --------------------------------------------------------------------------------
     def _resolve(self, item: Item | str) -> str:
@@ -418,8 +534,14 @@ class Queue:
         self._check_assigned(reviewer)
         with locked(self.path / "claim.lock"):
             self.refresh()
-            state, flags = self._state()
-            mine = flags.filter(pl.col("reviewer") == reviewer)
+            now = time.time_ns()
+            state = self._state(now)
+            mine = pair_flags(
+                self._items,
+                self._pairs.filter(pl.col("reviewer") == reviewer),
+                now,
+                self._lease_ns(),
+            )
             item_id = pl.col("item_id")
             held = state.filter(item_id.is_in(mine.filter("live").get_column("item").implode()))
             if held.height:
@@ -541,8 +663,8 @@ class Queue:
         ``assessment`` (per label) and ``submitted`` (this round); empty if nothing."""
         item_id = self._resolve(item)
         self.refresh()
-        events = self._labels_so_far().filter(
-            (pl.col("item") == item_id) & (pl.col("reviewer") == reviewer)
+        events = self._label_events_of(item_id).filter(
+            (pl.col("reviewer") == reviewer) & (pl.col("k") == "label")
         )
         epoch = self._items.row(self._present[item_id], named=True)["epoch"]
         pair = self._pairs.filter((pl.col("item") == item_id) & (pl.col("reviewer") == reviewer))
@@ -577,7 +699,7 @@ class Queue:
         ``session_id``, ``status`` (pending / in_progress / completed), ``source``,
         ``added_at``, ``reviewers`` (who submitted), ``n_submitted``."""
         self.refresh()
-        state, _ = self._state()
+        state = self._state()
         return state.select(
             "item_id",
             "kind",
@@ -596,10 +718,9 @@ class Queue:
         columns); only submitted labels unless ``include_drafts``. ``wide=True``: one row per
         item and a column ``<reviewer>.<label>`` per reviewer and label."""
         self.refresh()
-        latest = latest_labels(self._labels_so_far(), self._pairs, include_drafts=include_drafts)
+        latest = latest_labels(self._labels_so_far(), include_drafts=include_drafts)
         long = (
-            latest.drop("trace_id", "span_id", "session_id")
-            .join(
+            latest.join(
                 self._items.select("item_id", "trace_id", "span_id", "session_id", "order"),
                 left_on="item",
                 right_on="item_id",
@@ -682,7 +803,9 @@ class Queue:
         with the ``fraction`` completed.
         """
         self.refresh()
-        state, flags = self._state()
+        now = time.time_ns()
+        state = self._state(now)
+        flags = pair_flags(self._items, self._pairs, now, self._lease_ns())
         assigned = self.reviewers or []
         names = sorted(set(assigned) | set(flags.get_column("reviewer").to_list()))
         rows = []

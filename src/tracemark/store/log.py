@@ -35,6 +35,7 @@ import os
 import time
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
@@ -254,23 +255,34 @@ class LogReader:
     ones read as null); without it every field is inferred from all lines. The frame has the
     event fields, ``id``, ``time`` (Datetime ns UTC), ``writer``, ``batch``, ``batch_size``,
     and where each event came from: ``_file`` (the writer file's stem) and ``_line``
-    (1-based). :meth:`refresh` reads only the bytes appended since the last call.
+    (1-based). :meth:`refresh` reads only the bytes appended since the last call and returns
+    the new events; with ``keep=False`` the reader does not also keep them in :attr:`events`
+    (for callers that fold events into their own state); with ``envelope=False`` (and a
+    schema) the ``id`` and ``writer`` fields are not parsed (they are still verified).
     """
 
     def __init__(
         self,
         directory: str | os.PathLike[str],
         schema: Mapping[str, pl.DataType | type[pl.DataType]] | None = None,
+        *,
+        keep: bool = True,
+        envelope: bool = True,
     ) -> None:
         self.directory = Path(directory)
+        self._keep = keep
         self._schema: pl.Schema | None = None
+        self._schema_checksum: pl.Schema | None = None
         if schema is not None:
             merged = dict(RESERVED_SCHEMA)
+            if not envelope:  # every line is still verified whole; these are just not parsed
+                del merged["id"], merged["writer"]
             for name, dtype in schema.items():
                 if name in RESERVED_FIELDS:
                     continue
                 merged[name] = dtype
             self._schema = pl.Schema(merged)
+            self._schema_checksum = pl.Schema({**merged, "checksum": pl.String})
         self._files: dict[str, _FileState] = {}
         self._parts: list[pl.DataFrame] = []
         self._events: pl.DataFrame | None = None
@@ -283,6 +295,8 @@ class LogReader:
     @property
     def events(self) -> pl.DataFrame:
         """Every usable event read so far, file by file in the order written."""
+        if not self._keep:
+            raise RuntimeError("this LogReader was made with keep=False: it keeps no events")
         if self._events is None:
             self._events = self._concat(self._parts)
             self._parts = [self._events] if self._events.height else []
@@ -329,10 +343,10 @@ class LogReader:
                 if frame.height:
                     new.append(frame)
         out = self._concat(new)
-        if out.height:
+        if out.height and self._keep:
             self._parts.append(out)
             self._events = None
-        return self.events if self.reset else out
+        return out  # after a reset every file was read again: this is every event
 
     def _concat(self, frames: list[pl.DataFrame]) -> pl.DataFrame:
         frames = [f for f in frames if f.height]
@@ -387,14 +401,43 @@ class LogReader:
         return self._settle_batches(stem, state, rows)
 
     def _parse(self, stem: str, state: _FileState, data: bytes) -> pl.DataFrame:
-        """Verify and parse ``data`` (whole lines) of one file; record the bad lines."""
+        """Verify and parse ``data`` (whole lines) of one file; record the bad lines.
+
+        Fast path (every line intact): parse everything at once with its ``checksum`` field and
+        compare it with the CRC-32 computed over each line's body. Any doubt (a line that is
+        not JSON, an empty line, a mismatch) takes the careful path, which checks each line's
+        shape before parsing only the verified ones. An unverified parse is never used.
+        """
+        # Polars parses (without the GIL) while this thread splits lines and computes CRCs.
+        future = _parser().submit(self._read_ndjson, data, with_checksum=True)
         lines = data.split(b"\n")
         lines.pop()  # after the final newline
+        n = len(lines)
+        computed = np.fromiter(map(zlib.crc32, map(_BODY, lines)), np.int64, n)
+        try:
+            frame = future.result()
+        except Exception:
+            frame = None
+        if frame is not None and frame.height == n:  # (empty lines are skipped by the parser)
+            text = frame.get_column("checksum")
+            stored = text.str.to_integer(base=16, strict=False)
+            # Lowercase hex only: "A" and "a" differ by one bit, and both parse as hex.
+            if (stored == pl.Series(computed)).fill_null(False).all() and bool(
+                text.str.contains(r"^[0-9a-f]{8}$").all()
+            ):
+                numbers = np.arange(state.lines + 1, state.lines + n + 1, dtype=np.int64)
+                state.lines += n
+                state.offset += len(data)
+                return self._finish(frame.drop("checksum"), stem, numbers)
+        return self._parse_carefully(stem, state, data, lines, computed)
+
+    def _parse_carefully(
+        self, stem: str, state: _FileState, data: bytes, lines: list[bytes], computed: np.ndarray
+    ) -> pl.DataFrame:
         n = len(lines)
         lens = np.fromiter(map(len, lines), np.int64, n)
         ends = np.cumsum(lens + 1) - 1  # offset of each line's newline within data
         starts = ends - lens
-        computed = np.fromiter(map(zlib.crc32, map(_BODY, lines)), np.int64, n)
         buf = np.frombuffer(data, np.uint8)
         long = lens >= _MIN_LINE
         e = np.where(long, ends, _MIN_LINE)
@@ -409,7 +452,7 @@ class LogReader:
         shaped &= (digits < 16).all(axis=1)
         stored = digits.astype(np.int64) @ _HEX_POW
         good = shaped & (stored == computed)
-        empty = lens == 0
+        empty = np.array([not line.strip() for line in lines], dtype=bool)
         bad = np.flatnonzero(~good & ~empty)
         for i in bad.tolist():
             if shaped[i]:
@@ -433,10 +476,7 @@ class LogReader:
             return self._empty()
         payload = data if len(line_numbers) == n else b"\n".join(compress(lines, good)) + b"\n"
         try:
-            if self._schema is not None:
-                frame = pl.read_ndjson(io.BytesIO(payload), schema=self._schema)
-            else:
-                frame = pl.read_ndjson(io.BytesIO(payload), infer_schema_length=None)
+            frame = self._read_ndjson(payload, with_checksum=False)
         except Exception as exc:  # verified lines that do not fit: a newer writer's format
             raise ValueError(
                 f"{self.directory / (stem + '.jsonl')}: verified events could not be read as "
@@ -444,9 +484,19 @@ class LogReader:
             ) from exc
         return self._finish(frame, stem, line_numbers)
 
+    def _read_ndjson(self, data: bytes, *, with_checksum: bool) -> pl.DataFrame:
+        if self._schema is None:
+            frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+            if not with_checksum and "checksum" in frame.columns:
+                frame = frame.drop("checksum")
+            return frame
+        schema = self._schema_checksum if with_checksum else self._schema
+        assert schema is not None
+        return pl.read_ndjson(io.BytesIO(data), schema=schema)
+
     def _finish(self, frame: pl.DataFrame, stem: str, line_numbers: np.ndarray) -> pl.DataFrame:
         for name, dtype in RESERVED_SCHEMA.items():
-            if name not in frame.columns:
+            if name not in frame.columns and (self._schema is None or name in self._schema):
                 frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
         return frame.with_columns(
             pl.col("time").cast(pl.Int64).cast(pl.Datetime("ns")).dt.replace_time_zone("UTC"),
@@ -458,6 +508,14 @@ class LogReader:
         """Keep the events of complete batches; hold back a batch still being written at the
         end of the file; report (and drop) a batch that can no longer complete."""
         if not rows.height or rows.get_column("batch_size").max() in (None, 1):
+            return rows
+        # The lines of a batch are written by one write: they are consecutive in the file. A
+        # run of equal batch ids as long as the batch size is complete (no hashing needed).
+        runs = rows.get_column("batch").rle()
+        lengths = runs.struct.field("len")
+        firsts = (lengths.cum_sum() - lengths).cast(pl.UInt32)
+        sizes = rows.get_column("batch_size").gather(firsts)
+        if not (runs.struct.field("value").is_not_null() & (lengths != sizes)).any():
             return rows
         count = pl.len().over("batch")
         short = pl.col("batch").is_not_null() & (count < pl.col("batch_size"))
@@ -500,6 +558,17 @@ class LogReader:
                     )
                 )
         return rows.filter(~short)
+
+
+_PARSER: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _parser() -> ThreadPoolExecutor:
+    """One background thread per process for speculative parsing (made again after a fork)."""
+    global _PARSER
+    if _PARSER is None or _PARSER[0] != os.getpid():
+        _PARSER = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="tracemark-parse"))
+    return _PARSER[1]
 
 
 def _problem(stem: str, line: int, offset: int | None, reason: str, raw: bytes) -> dict[str, Any]:

@@ -24,14 +24,19 @@ from __future__ import annotations
 import polars as pl
 
 __all__ = [
+    "EVENT_KINDS",
     "ITEM_KINDS",
     "QUEUE_EVENT_SCHEMA",
     "STATUSES",
     "fold_items",
     "fold_pairs",
     "item_state",
+    "kind_code",
     "latest_labels",
+    "live_claims",
     "merge_pairs",
+    "pair_flags",
+    "submissions",
 ]
 
 ITEM_KINDS: tuple[str, ...] = ("trace", "span", "session")
@@ -127,47 +132,77 @@ def fold_items(item_events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: The event kinds this version knows, as a Polars Enum (filters on it are cheap).
+EVENT_KINDS: tuple[str, ...] = (
+    "add",
+    "remove",
+    "requeue",
+    "claim",
+    "release",
+    "skip",
+    "submit",
+    "label",
+)
+Kind = pl.Enum(list(EVENT_KINDS))
+
+
+def kind_code() -> pl.Expr:
+    """The ``kind`` column as :data:`Kind` (null for kinds this version does not know)."""
+    return pl.col("kind").cast(Kind, strict=False).alias("k")
+
+
 def fold_pairs(events: pl.DataFrame) -> pl.DataFrame:
-    """Per item and reviewer, the time of their last claim, release, skip, submit and save."""
-    ev = events.filter(pl.col("reviewer").is_not_null())
+    """Per item and reviewer, the time of their last claim, release, skip, submit and save,
+    from events with ``k`` (:func:`kind_code`), ``item``, ``reviewer`` and ``time``."""
+    ev = events.filter(pl.col("k").is_in(("claim", "release", "skip", "submit", "label")))
     if not ev.height:
         return pl.DataFrame(schema=PAIRS_SCHEMA)
     t = pl.col("time")
-    k = pl.col("kind")
+    k = pl.col("k")
     aggs = [t.filter(k == kind).max().alias(name) for kind, name in _PAIR_KIND.items()]
     aggs.append(t.filter(k == "label").max().alias("save_t"))
     return ev.group_by("item", "reviewer").agg(aggs).select(PAIRS_SCHEMA.names())
 
 
 def merge_pairs(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
-    """Pairs folded from two runs of events (the later times win)."""
+    """Pairs folded from two runs of events (the later times win). Only the pairs that
+    ``new`` touches are regrouped, so a few new events cost little on a big queue."""
     if not new.height:
         return old
     if not old.height:
         return new
-    return (
-        pl.concat([old, new], how="vertical")
-        .group_by("item", "reviewer")
-        .agg(pl.col(c).max() for c in PAIR_TIMES)
-    )
+    agg = [pl.col(c).max() for c in PAIR_TIMES]
+    keys = ["item", "reviewer"]
+    if 8 * new.height > old.height:
+        return pl.concat([old, new], how="vertical").group_by(keys).agg(agg)
+    touched = new.select(keys)
+    hit = old.join(touched, on=keys, how="semi")
+    rest = old.join(touched, on=keys, how="anti")
+    merged = pl.concat([hit, new], how="vertical").group_by(keys).agg(agg)
+    return pl.concat([rest, merged.select(rest.columns)], how="vertical")
+
+
+def _since(name: str) -> pl.Expr:
+    """The event time ``name`` falls in the item's current round (after its last requeue)."""
+    epoch = pl.col("epoch")
+    return pl.col(name).is_not_null() & (epoch.is_null() | (pl.col(name) > epoch))
+
+
+def _with_epoch(items: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    return pairs.join(items.select(item="item_id", epoch="epoch"), on="item", how="inner")
 
 
 def pair_flags(items: pl.DataFrame, pairs: pl.DataFrame, now: int, lease_ns: int) -> pl.DataFrame:
-    """Pairs of present items with ``submitted``, ``skipped`` and ``live`` (holding a claim)
-    flags for the current round of each item, at time ``now`` (ns)."""
-    epoch = pl.col("epoch")
-
-    def since(name: str) -> pl.Expr:
-        return pl.col(name).is_not_null() & (epoch.is_null() | (pl.col(name) > epoch))
-
+    """Pairs of present items with ``submitted``, ``skipped`` and ``live`` (holding a claim,
+    not submitted) flags for the current round of each item, at time ``now`` (ns)."""
     ended = pl.max_horizontal("release_t", "skip_t", "submit_t")
     active_until = pl.max_horizontal("claim_t", "save_t").dt.epoch("ns") + lease_ns
     return (
-        pairs.join(items.select(item="item_id", epoch="epoch"), on="item", how="inner")
+        _with_epoch(items, pairs)
         .with_columns(
-            submitted=since("submit_t"),
-            skipped=since("skip_t"),
-            live=since("claim_t")
+            submitted=_since("submit_t"),
+            skipped=_since("skip_t"),
+            live=_since("claim_t")
             & (ended.is_null() | (pl.col("claim_t") > ended))
             & (active_until > now),
         )
@@ -175,47 +210,98 @@ def pair_flags(items: pl.DataFrame, pairs: pl.DataFrame, now: int, lease_ns: int
     )
 
 
-def item_state(items: pl.DataFrame, flags: pl.DataFrame, reviewers_per_item: int) -> pl.DataFrame:
+def live_claims(items: pl.DataFrame, pairs: pl.DataFrame, now: int, lease_ns: int) -> pl.DataFrame:
+    """The claims held at ``now``: pairs whose last claim is not ended (released, skipped,
+    submitted) nor lapsed. Filters the open claims first: a cheap pass on a big queue."""
+    ended = pl.max_horizontal("release_t", "skip_t", "submit_t")
+    open_ = pairs.filter(
+        pl.col("claim_t").is_not_null() & (ended.is_null() | (pl.col("claim_t") > ended))
+    )
+    return pair_flags(items, open_, now, lease_ns).filter("live").select("item", "reviewer")
+
+
+SUBMISSIONS_SCHEMA = pl.Schema(
+    {"item": pl.String, "reviewers": pl.List(pl.String), "n_submitted": pl.Int64}
+)
+
+
+def submissions(
+    items: pl.DataFrame,
+    pairs: pl.DataFrame,
+    old: pl.DataFrame | None = None,
+    touched: pl.Series | None = None,
+) -> pl.DataFrame:
+    """Per item, who submitted it in its current round (in order) and how many.
+
+    With ``old`` and ``touched`` (item ids), only the touched items are computed again."""
+    if old is not None and touched is not None:
+        ids = touched.implode()
+        fresh = submissions(
+            items.filter(pl.col("item_id").is_in(ids)), pairs.filter(pl.col("item").is_in(ids))
+        )
+        return pl.concat([old.filter(~pl.col("item").is_in(ids)), fresh], how="vertical")
+    done = _with_epoch(items, pairs.filter(pl.col("submit_t").is_not_null())).filter(
+        _since("submit_t")
+    )
+    return (
+        done.group_by("item")
+        .agg(
+            reviewers=pl.col("reviewer").sort_by("submit_t"),
+            n_submitted=pl.len().cast(pl.Int64),
+        )
+        .select(SUBMISSIONS_SCHEMA.names())
+    )
+
+
+def item_state(
+    items: pl.DataFrame, done: pl.DataFrame, live: pl.DataFrame, reviewers_per_item: int
+) -> pl.DataFrame:
     """Items with ``status``, ``reviewers`` (who submitted, in order), ``n_submitted``,
-    ``n_live`` (reviewers holding a claim) and ``open_slots``."""
-    per = flags.group_by("item").agg(
-        reviewers=pl.col("reviewer")
-        .filter("submitted")
-        .sort_by(pl.col("submit_t").filter("submitted")),
-        n_submitted=pl.col("submitted").sum().cast(pl.Int64),
-        n_live=pl.col("live").sum().cast(pl.Int64),
+    ``n_live`` (reviewers holding a claim) and ``open_slots``, from :func:`submissions`
+    and :func:`live_claims`."""
+    n_live = live.group_by("item").agg(n_live=pl.len().cast(pl.Int64))
+    out = (
+        items.join(done, left_on="item_id", right_on="item", how="left", maintain_order="left")
+        .join(n_live, left_on="item_id", right_on="item", how="left", maintain_order="left")
+        .with_columns(
+            reviewers=pl.col("reviewers").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            n_submitted=pl.col("n_submitted").fill_null(0),
+            n_live=pl.col("n_live").fill_null(0),
+        )
     )
-    out = items.join(per, left_on="item_id", right_on="item", how="left").with_columns(
-        reviewers=pl.col("reviewers").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-        n_submitted=pl.col("n_submitted").fill_null(0),
-        n_live=pl.col("n_live").fill_null(0),
-    )
-    done = pl.col("n_submitted") >= reviewers_per_item
+    completed = pl.col("n_submitted") >= reviewers_per_item
     busy = (pl.col("n_submitted") > 0) | (pl.col("n_live") > 0)
     return out.with_columns(
-        status=pl.when(done)
+        status=pl.when(completed)
         .then(pl.lit("completed"))
         .when(busy)
         .then(pl.lit("in_progress"))
         .otherwise(pl.lit("pending"))
         .cast(Status),
         open_slots=(reviewers_per_item - pl.col("n_submitted") - pl.col("n_live")).clip(0),
-    ).sort("order")
-
-
-def latest_labels(
-    label_events: pl.DataFrame, pairs: pl.DataFrame, *, include_drafts: bool
-) -> pl.DataFrame:
-    """The latest value per item, reviewer and label; ``submitted`` says whether it is part of
-    the reviewer's last submission. Without drafts, only submitted values (the latest saved at
-    or before the reviewer's last submit of the item)."""
-    ev = label_events.join(
-        pairs.select("item", "reviewer", "submit_t"), on=["item", "reviewer"], how="left"
-    ).with_columns(
-        submitted=pl.col("submit_t").is_not_null() & (pl.col("time") <= pl.col("submit_t"))
     )
-    if not include_drafts:
-        ev = ev.filter("submitted")
+
+
+def latest_labels(events: pl.DataFrame, *, include_drafts: bool) -> pl.DataFrame:
+    """The latest value per item, reviewer and label, from ``label`` and ``submit`` events
+    (with ``k``, see :func:`kind_code`).
+
+    ``submitted`` says whether the value is part of the reviewer's last submission of the item
+    (saved at or before it). Without drafts, only submitted values: the latest saved at or
+    before the reviewer's last submit of the item.
+    """
+    k = pl.col("k")
+    time = pl.col("time")
+    submit_t = pl.col("submit_t")
+    ev = events.with_columns(
+        submit_t=time.filter(k == "submit").max().over("item", "reviewer")
+    ).filter(k == "label")
+    submitted = submit_t.is_not_null() & (time <= submit_t)
+    ev = ev.with_columns(submitted=submitted) if include_drafts else ev.filter(submitted)
     keys = ["item", "reviewer", "label"]
-    latest = ev.filter(pl.col("time") == pl.col("time").max().over(keys))
-    return latest.unique(keys, keep="last")  # only on a tie of times (different writers)
+    latest = ev.filter(time == time.max().over(keys))
+    if not include_drafts:
+        latest = latest.with_columns(submitted=pl.lit(True))
+    if latest.get_column("time").is_duplicated().any():  # equal times from two writers
+        latest = latest.unique(keys, keep="first", maintain_order=True)
+    return latest.drop("submit_t")
