@@ -141,6 +141,42 @@ EDGE_CASES: dict[str, dict] = {
         "gen_ai.usage.input_tokens": "40",
         "gen_ai.usage.output_tokens": 2,
     },
+    "genai message shapes read by expressions": {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.input.messages": json.dumps(
+            [
+                {"role": "Human", "name": "ann", "parts": [{"content": "no type"}]},
+                {
+                    "role": "user",
+                    "parts": [
+                        {"type": "text", "content": "first"},
+                        {"type": "tool_call_response", "id": "a", "response": "r1"},
+                        {"type": "reasoning", "content": "second"},
+                        {"type": "TOOL_CALL_RESPONSE", "id": "b", "response": "r2"},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "parts": [
+                        {"type": "tool_call", "id": "a", "name": "f", "arguments": '{"x": 1}'},
+                        {"type": "text", "content": "calling"},
+                        {"type": "tool_call", "id": "b", "name": "g"},
+                        {"type": "tool_call_response", "id": "c", "response": "late"},
+                    ],
+                },
+                {"role": "system", "parts": []},
+            ]
+        ),
+        "gen_ai.output.messages": json.dumps(
+            [
+                {
+                    "role": "assistant",
+                    "parts": [{"type": "text", "content": ""}],
+                    "finish_reason": "x",
+                }
+            ]
+        ),
+    },
     "genai system instructions and legacy prompt": {
         "gen_ai.system": "anthropic",
         "gen_ai.system_instructions": "You are terse.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from tracemark.ingest.otlp_json import with_scalars
 from tracemark.ingest.otlp_text import canonical_json_column
 from tracemark.ingest.otlp_values import BOOL, BYTES, DOUBLE, INT, NONE, STRING
 from tracemark.model import DOCUMENT_TYPE
@@ -41,7 +42,7 @@ def oi_documents(attrs: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     empty = pl.DataFrame(schema={"_row": pl.UInt32, "documents": DOCUMENTS})
     if not rows.height:
         return empty, pl.Series("_row", [], dtype=pl.UInt32)
-    rows = rows.with_columns(parts=key.str.extract_groups(_KEY)).unnest("parts")
+    rows = with_scalars(rows).with_columns(parts=key.str.extract_groups(_KEY)).unnest("parts")
     rows = rows.rename({"1": "prefix", "2": "di", "3": "field"}).with_columns(
         pl.col("di").cast(pl.UInt32)
     )

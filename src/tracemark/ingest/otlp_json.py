@@ -29,11 +29,10 @@ from tracemark.ingest.otlp_values import (
     integer,
     json_string,
     scalar_items,
-    text,
     value_kind,
 )
 
-__all__ = ["LongAttributes", "long_attributes", "members_json"]
+__all__ = ["LongAttributes", "long_attributes", "members_json", "with_scalars"]
 
 
 @dataclass
@@ -41,10 +40,11 @@ class LongAttributes:
     """Attributes one row each, split so that the heavy nested ``AnyValue`` structs move only
     where needed.
 
-    ``flat``: ``index``, ``key``, ``kind``, ``text`` (the text of a string, bytes, integer
-    or boolean), ``int``, ``num`` (the double), ``d`` (the double's JSON text), ``_a`` (the
-    row's number); ``nested``: ``_a`` and ``value`` (the struct) of the arrays and key-value
-    lists.
+    ``flat``: ``index``, ``key``, ``kind``, the scalar fields as decoded (``s`` string,
+    ``y`` bytes, ``i`` integer text, ``b`` boolean, ``d`` double text: the struct's own
+    buffers, not copied), ``_a`` (the row's number); ``nested``: ``_a`` and ``value`` (the
+    struct) of the arrays and key-value lists. :func:`with_scalars` adds the converted
+    scalars to (a subset of) ``flat``.
     """
 
     flat: pl.DataFrame
@@ -56,15 +56,17 @@ class LongAttributes:
             self.nested.filter(pl.col("_a").is_in(rows.get_column("_a").implode())).iter_rows()
         )
         out: list[dict[str, Any]] = []
-        for a, kind, word, d in rows.select("_a", "kind", "text", "d").iter_rows():
+        for a, kind, s, y, i, b, d in rows.select(
+            "_a", "kind", "s", "y", "i", "b", "d"
+        ).iter_rows():
             if kind == STRING:
-                out.append({"stringValue": word})
+                out.append({"stringValue": s})
             elif kind == BYTES:
-                out.append({"bytesValue": word})
+                out.append({"bytesValue": y})
             elif kind == INT:
-                out.append({"intValue": word})
+                out.append({"intValue": i})
             elif kind == BOOL:
-                out.append({"boolValue": word == "true"})
+                out.append({"boolValue": b})
             elif kind == DOUBLE:
                 out.append({"doubleValue": d})
             elif kind >= ARRAY:
@@ -88,19 +90,38 @@ def long_attributes(frame: pl.DataFrame, index: str, column: str) -> LongAttribu
         out = out.filter(pl.struct(index, "key").is_first_distinct())
     value = pl.col("value")
     out = out.with_row_index("_a").with_columns(kind=value_kind(value))
-    kind = pl.col("kind")
     flat = out.select(
         index,
         "key",
         "kind",
-        text=text(value, kind),
-        int=pl.when(kind == INT).then(integer(value.struct.field("intValue"))),
-        num=pl.when(kind == DOUBLE).then(double(value.struct.field("doubleValue"))),
-        d=pl.when(kind == DOUBLE).then(value.struct.field("doubleValue")),
+        s=value.struct.field("stringValue"),
+        y=value.struct.field("bytesValue"),
+        i=value.struct.field("intValue"),
+        b=value.struct.field("boolValue"),
+        d=value.struct.field("doubleValue"),
         _a="_a",
     )
-    nested = out.filter(kind >= ARRAY).select("_a", "value")
+    nested = out.filter(pl.col("kind") >= ARRAY).select("_a", "value")
     return LongAttributes(flat, nested)
+
+
+def with_scalars(flat: pl.DataFrame) -> pl.DataFrame:
+    """``flat`` rows with ``text`` (of a string, bytes, integer or boolean: see
+    :func:`tracemark.ingest.otlp_values.text`), ``int`` and ``num`` (the double)."""
+    kind = pl.col("kind")
+    number = integer(pl.col("i"))
+    return flat.with_columns(
+        text=pl.when(kind == STRING)
+        .then(pl.col("s"))
+        .when(kind == BYTES)
+        .then(pl.col("y"))
+        .when(kind == INT)
+        .then(number.cast(pl.String))
+        .when(kind == BOOL)
+        .then(pl.when(pl.col("b")).then(pl.lit("true")).otherwise(pl.lit("false"))),
+        int=pl.when(kind == INT).then(number),
+        num=pl.when(kind == DOUBLE).then(double(pl.col("d"))),
+    )
 
 
 def _python_json(values: pl.Series) -> pl.Series:
@@ -145,16 +166,19 @@ def members_json(long: LongAttributes, index: str) -> pl.DataFrame:
     flat = long.flat
     if not flat.height:
         return pl.DataFrame(schema={index: flat.schema[index], "members": pl.String})
-    kind, txt = pl.col("kind"), pl.col("text")
-    texts = flat.get_column("text")
-    quoted = _quoted(txt, not _needs_escape(texts))
+    kind = pl.col("kind")
+    plain = not _needs_escape(flat.get_column("s")) and not _needs_escape(flat.get_column("y"))
     v = flat.select(
-        pl.when(kind.is_in([STRING, BYTES]))
-        .then(quoted)
-        .when(kind.is_in([INT, BOOL]))
-        .then(txt.fill_null("null"))
+        pl.when(kind == STRING)
+        .then(_quoted(pl.col("s"), plain))
+        .when(kind == BYTES)
+        .then(_quoted(pl.col("y"), plain))
+        .when(kind == INT)
+        .then(integer(pl.col("i")).cast(pl.String).fill_null("null"))
+        .when(kind == BOOL)
+        .then(pl.when(pl.col("b")).then(pl.lit("true")).otherwise(pl.lit("false")))
         .when(kind == DOUBLE)
-        .then(_double_json(pl.col("num"), pl.col("d")))
+        .then(_double_json(double(pl.col("d")), pl.col("d")))
         .when(kind == NONE)
         .then(pl.lit("null"))
     ).to_series()

@@ -65,7 +65,7 @@ def _wide(frame: pl.DataFrame, index: list[str], on: str, names: list[str]) -> p
 
 def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
     """Messages from OpenInference flattened attributes (``attrs``: the flat attribute rows,
-    ``_row``, ``key``, ``kind``, ``text``, of every span)."""
+    ``_row``, ``key``, ``kind``, ``s``..., of every span; only strings are read here)."""
     key = pl.col("key")
     rows = attrs.filter(
         key.str.starts_with("llm.input_messages.") | key.str.starts_with("llm.output_messages.")
@@ -74,7 +74,7 @@ def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
         return _empty()
     rows = rows.select(
         "_row",
-        text=pl.col("text"),
+        text=pl.col("s"),
         kind=pl.col("kind"),
         parts=key.str.extract_groups(_OI_KEY),
     ).unnest("parts")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from tracemark.ingest.otlp_json import with_scalars
 from tracemark.ingest.otlp_text import nulls
 from tracemark.ingest.otlp_values import (
     ARRAY,
@@ -44,8 +45,8 @@ class Chosen:
 
 
 class Picked:
-    """The known keys of a flat long frame (``index``, ``key``, ``kind``, ``text``, ``int``,
-    ``num``, ``_a``: see :class:`tracemark.ingest.otlp_json.LongAttributes`) as columns.
+    """The known keys of a flat long frame (``LongAttributes.flat``: ``index``, ``key``,
+    ``kind``, the scalar fields, ``_a``) as columns.
 
     ``frame`` has ``index`` (0..n-1) and, per key present, ``<key>#kind``, ``#present``,
     ``#text``, ``#int``, ``#num`` (and ``#_a`` for the keys in ``structs``).
@@ -60,7 +61,7 @@ class Picked:
         structs: tuple[str, ...] = (),
     ) -> None:
         self.index = index
-        known = long.filter(pl.col("key").is_in(keys))
+        known = with_scalars(long.filter(pl.col("key").is_in(keys)))
         kind = pl.col("kind")
         known = known.select(index, "key", "kind", "text", "int", "num", "_a").with_columns(
             present=pl.when(kind.is_in([STRING, BYTES]))
