@@ -38,7 +38,7 @@ from typing import Any
 
 import polars as pl
 
-from tracemark.ingest.messages import canonical_json, messages_from_payload
+from tracemark.ingest.messages import _is_map, canonical_json, messages_from_payload
 from tracemark.ingest.quarantine import Quarantine
 from tracemark.ingest.records import (
     Records,
@@ -49,10 +49,13 @@ from tracemark.ingest.records import (
     epoch_to_time,
     json_text,
     message_series,
-    payload_text,
+    messages_text,
+    pick_text,
+    picked,
     plain,
     quarantine_rows,
     read_inputs,
+    scalar_column,
     scalar_frame,
     to_float,
     to_int,
@@ -83,6 +86,8 @@ SPAN_SCHEMA = {
     **dict.fromkeys(("model_provider", "meta", "metrics", "_batch_session"), _S),
     "tags": pl.List(_S),
 }
+_READ_SCHEMA = {k: v for k, v in SPAN_SCHEMA.items() if k != "meta"}
+_NO_IDS = pl.col("span_id").is_null() | pl.col("trace_id").is_null()
 METRIC_SCHEMA = {
     **dict.fromkeys(("join_on", "span_id", "trace_id", "label", "metric_type"), _S),
     **dict.fromkeys(("score_value", "categorical_value", "boolean_value", "assessment"), _S),
@@ -135,7 +140,7 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records]:
         batch_tags = [t for t in attrs.get("tags") or [] if isinstance(t, str)]
         for i, span in enumerate(attrs.get("spans") or []):
             span = plain(span)
-            if not isinstance(span, Mapping):
+            if not _is_map(span):
                 quarantine.add(src, f"{pos} span {i}", "not a JSON object in spans", span)
                 continue
             span = dict(span)
@@ -145,7 +150,7 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records]:
             spans.add(span, src, f"{pos} span {i}")
         for i, metric in enumerate(attrs.get("metrics") or []):
             metric = plain(metric)
-            if not isinstance(metric, Mapping):
+            if not _is_map(metric):
                 quarantine.add(src, f"{pos} metric {i}", "not a JSON object in metrics", metric)
                 continue
             metric = dict(metric)
@@ -158,15 +163,15 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records]:
             for i, item in enumerate(value):
                 walk(item, src, f"{pos} item {i}" if pos != "document" else f"item {i}", None)
             return
-        if not isinstance(value, Mapping):
+        if not _is_map(value):
             quarantine.add(src, pos, "not a JSON object (a Datadog span or evaluation metric)")
             return
         data = value.get("data")
-        if isinstance(data, Mapping) and isinstance(data.get("attributes"), Mapping):
+        if _is_map(data) and _is_map(data.get("attributes")):
             add_batch(data["attributes"], src, pos)
         elif isinstance(data, list):
             walk(data, src, f"{pos} data", None)
-        elif value.get("type") == "span" and isinstance(value.get("attributes"), Mapping):
+        elif value.get("type") == "span" and _is_map(value.get("attributes")):
             spans.add(dict(value["attributes"]), src, pos)
         elif _is_span(value) or ("span_id" in value and "trace_id" in value and "meta" in value):
             spans.add(dict(value), src, pos, raw)
@@ -204,67 +209,108 @@ _PAYLOAD = (
 
 
 def _io(meta: Mapping[str, Any], span: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = decode(meta.get(key, span.get(key)))
-    return value if isinstance(value, Mapping) else ({"value": value} if value else {})
+    value = meta.get(key, _MISSING)
+    if value is _MISSING:
+        value = span.get(key)
+    if type(value) is not dict:
+        value = decode(value)
+    return value if _is_map(value) else ({"value": value} if value else {})
+
+
+_MISSING = object()
+# Fields of meta read as columns (see pick_text / picked): (column, key, JSON path).
+_META_FIELDS = (
+    ("_m_kind", "kind", "$.kind"),
+    ("_m_span_kind", "span.kind", "$['span.kind']"),
+    ("_m_model_name", "model_name", "$.model_name"),
+    ("_m_model_provider", "model_provider", "$.model_provider"),
+)
+_META_KEYS = tuple(key for _, key, _ in _META_FIELDS)
+
+
+def _join_docs(docs: list[dict[str, Any]] | None) -> str | None:
+    return (docs and "\n\n".join(d["content"] or "" for d in docs)) or None
 
 
 def _span_payloads(spans: Records) -> dict[str, pl.Series]:
     n = len(spans)
+    decoded = not spans.from_objects
     c: dict[str, list[Any]] = {k: [None] * n for k in _PAYLOAD}
+    in_msgs_col, out_msgs_col = c["input_messages"], c["output_messages"]
+    input_col, output_col, docs_col = c["input"], c["output"], c["documents"]
+    error_col, meta_col, attrs_col = c["_error"], c["metadata"], c["attributes"]
+    picked_cols = {column: [None] * n for column, _, _ in _META_FIELDS}
+    pick_cols = list(picked_cols.values())
+    unpicked: list[int] = []
     for i, span in enumerate(spans.values):
-        meta = decode(span.get("meta"))
-        meta = meta if isinstance(meta, Mapping) else {}
+        raw_meta = span.get("meta")
+        fields = pick_text(raw_meta, _META_KEYS) if spans.raws[i] is None else None
+        if fields is None:
+            unpicked.append(i)
+        else:
+            for column, value in zip(pick_cols, fields, strict=True):
+                column[i] = value
+        meta = raw_meta if type(raw_meta) is dict else decode(raw_meta)
+        if not _is_map(meta):
+            meta = {}
         kind = str(meta.get("kind") or meta.get("span.kind") or span.get("span_kind") or "")
         inp, out = _io(meta, span, "input"), _io(meta, span, "output")
         in_msgs = out_msgs = None
         if isinstance(inp.get("messages"), list):
-            in_msgs = messages_from_payload(inp["messages"], direction="input")
+            in_msgs = in_msgs_col[i] = messages_from_payload(inp["messages"], direction="input")
         if isinstance(out.get("messages"), list):
-            out_msgs = messages_from_payload(out["messages"], direction="output")
-        c["input_messages"][i], c["output_messages"][i] = in_msgs, out_msgs
-        docs = documents_from(out.get("documents")) or documents_from(inp.get("documents"))
-        c["documents"][i] = docs
+            out_msgs = out_msgs_col[i] = messages_from_payload(out["messages"], direction="output")
+        docs = None
+        if "documents" in out or "documents" in inp:
+            docs = documents_from(out.get("documents")) or documents_from(inp.get("documents"))
+            docs_col[i] = docs
         in_value, out_value = inp.get("value"), out.get("value")
-        c["input"][i] = (
+        input_col[i] = (
             json_text(in_value)
             if in_value is not None
-            else payload_text(None, in_msgs, "input")
-            or (docs and "\n\n".join(d["content"] or "" for d in docs))
-            or None
+            else messages_text(in_msgs, "input") or _join_docs(docs)
         )
-        c["output"][i] = (
+        output_col[i] = (
             json_text(out_value)
             if out_value is not None
-            else payload_text(None, out_msgs, "output")
-            or (docs and "\n\n".join(d["content"] or "" for d in docs))
-            or None
+            else messages_text(out_msgs, "output") or _join_docs(docs)
         )
         if kind == "tool":
-            c["tool_arguments"][i] = None if in_value is None else canonical_json(in_value)
+            c["tool_arguments"][i] = (
+                None if in_value is None else canonical_json(in_value, decoded=decoded)
+            )
             c["tool_result"][i] = json_text(out_value)
         error = meta.get("error")
-        if isinstance(error, Mapping):
+        if _is_map(error):
             message, etype = error.get("message"), error.get("type")
         else:
             message, etype = meta.get("error.message"), meta.get("error.type")
         if message or etype:
-            c["_error"][i] = f"{etype}: {message}" if etype and message else (message or etype)
-        user_meta = decode(meta.get("metadata", span.get("metadata")))
-        c["metadata"][i] = canonical_json(user_meta) if user_meta else None
+            error_col[i] = f"{etype}: {message}" if etype and message else (message or etype)
+        user_meta = meta.get("metadata", _MISSING)
+        if user_meta is _MISSING:
+            user_meta = span.get("metadata")
+        if type(user_meta) is not dict:
+            user_meta = decode(user_meta)
+        if user_meta:
+            meta_col[i] = canonical_json(user_meta, decoded=decoded)
         original = dict(span)
         original.pop("_batch_session", None)
-        stripped = {k: v for k, v in meta.items() if k not in ("input", "output")}
         if "meta" in original:
+            stripped = dict(meta)
+            stripped.pop("input", None)
+            stripped.pop("output", None)
             original["meta"] = stripped
         else:
             original.pop("input", None)
             original.pop("output", None)
-        c["attributes"][i] = dumps(original).decode()
+        attrs_col[i] = dumps(original).decode()
     return {
         "input_messages": message_series("input_messages", c.pop("input_messages")),
         "output_messages": message_series("output_messages", c.pop("output_messages")),
         "documents": document_series("documents", c.pop("documents")),
-    } | {k: pl.Series(k, v, dtype=pl.String) for k, v in c.items()}
+        "_meta": scalar_column(spans, unpicked, "meta"),
+    } | {k: pl.Series(k, v, dtype=pl.String) for k, v in (c | picked_cols).items()}
 
 
 def _tag(name: str) -> pl.Expr:
@@ -279,20 +325,24 @@ def _tag(name: str) -> pl.Expr:
 
 
 def _spans(records: Records, quarantine: Quarantine) -> pl.DataFrame:
-    frame = scalar_frame(records, SPAN_SCHEMA).with_columns(**_span_payloads(records))
+    # meta (with the payloads) is not decoded as text: its fields are picked in Python. The
+    # column stays for the rows quarantined here, whose raw row shows it.
+    frame = scalar_frame(records, _READ_SCHEMA, project=True)
+    unread = frame.select(_NO_IDS).to_series().arg_true().to_list()
+    frame = frame.insert_column(
+        list(SPAN_SCHEMA).index("meta"), scalar_column(records, unread, "meta")
+    ).with_columns(**_span_payloads(records))
     frame = quarantine_rows(
         quarantine,
         frame,
-        pl.col("span_id").is_null() | pl.col("trace_id").is_null(),
+        _NO_IDS,
         "span without a span_id or trace_id",
     )
-    meta = pl.col("meta")
+    meta = pl.col("_meta")  # meta's text where its fields were not picked in Python
+    found = pl.col("_meta").is_null()
+    field = {key: picked(column, meta, path, found) for column, key, path in _META_FIELDS}
     metrics = pl.col("metrics")
-    kind_raw = pl.coalesce(
-        meta.str.json_path_match("$.kind"),
-        meta.str.json_path_match("$['span.kind']"),
-        pl.col("span_kind"),
-    )
+    kind_raw = pl.coalesce(field["kind"], field["span.kind"], pl.col("span_kind"))
     start = epoch_to_time(pl.col("start_ns"))
     duration_ns = to_float(pl.col("duration"))
     status = pl.col("status").str.to_lowercase()
@@ -317,8 +367,8 @@ def _spans(records: Records, quarantine: Quarantine) -> pl.DataFrame:
         .then(pl.lit("ok"))
         .otherwise(pl.lit("unset")),
         status_message=pl.col("_error"),
-        model=pl.coalesce(meta.str.json_path_match("$.model_name"), "model_name"),
-        provider=pl.coalesce(meta.str.json_path_match("$.model_provider"), "model_provider"),
+        model=pl.coalesce(field["model_name"], "model_name"),
+        provider=pl.coalesce(field["model_provider"], "model_provider"),
         input_tokens=to_int(metrics.str.json_path_match("$.input_tokens")),
         output_tokens=to_int(metrics.str.json_path_match("$.output_tokens")),
         total_tokens=to_int(metrics.str.json_path_match("$.total_tokens")),

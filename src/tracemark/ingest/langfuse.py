@@ -33,7 +33,12 @@ from typing import Any
 
 import polars as pl
 
-from tracemark.ingest.messages import canonical_json, messages_from_payload
+from tracemark.ingest.messages import (
+    _is_map,
+    canonical_json,
+    display_text,
+    messages_from_payload,
+)
 from tracemark.ingest.quarantine import Quarantine
 from tracemark.ingest.records import (
     Records,
@@ -155,7 +160,7 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records, Reco
             for i, item in enumerate(value):
                 walk(item, src, f"{pos} item {i}" if pos != "document" else f"item {i}", None)
             return
-        if not isinstance(value, Mapping):
+        if not _is_map(value):
             quarantine.add(src, pos, "not a JSON object (a Langfuse trace, observation or score)")
             return
         if isinstance(value.get("data"), list) and "id" not in value:
@@ -178,7 +183,7 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records, Reco
                     item = plain(item)
                     if isinstance(item, str):
                         continue  # TraceWithDetails lists only the ids
-                    if not isinstance(item, Mapping):
+                    if not _is_map(item):
                         quarantine.add(src, f"{pos} {key} {i}", f"not a JSON object in {key}", item)
                         continue
                     item = dict(item)
@@ -203,13 +208,17 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records, Reco
 def _metadata(value: Any) -> tuple[dict[str, Any] | None, Any]:
     """The OTel attributes (if any) and the user's metadata (the rest) of a metadata value."""
     meta = decode(value)
-    if not isinstance(meta, Mapping):
+    if not _is_map(meta):
         return None, meta
     attrs = decode(meta.get("attributes"))
-    rest = {k: v for k, v in meta.items() if k not in OTEL_KEYS}
-    return (dict(attrs) if isinstance(attrs, Mapping) else None), (rest or None)
+    if type(meta) is dict and not any(k in meta for k in OTEL_KEYS):
+        rest = meta  # read only below: the same as a copy
+    else:
+        rest = {k: v for k, v in meta.items() if k not in OTEL_KEYS}
+    return (dict(attrs) if _is_map(attrs) else None), (rest or None)
 
 
+_NO_FIELDS: dict[str, Any] = {}
 _OBS_PAYLOAD = (
     "input",
     "output",
@@ -237,52 +246,78 @@ _OBS_PAYLOAD = (
 
 def _observation_payloads(observations: Records) -> dict[str, pl.Series]:
     n = len(observations)
+    decoded = not observations.from_objects
     c: dict[str, list[Any]] = {k: [None] * n for k in _OBS_PAYLOAD}
+    input_col, output_col = c["input"], c["output"]
+    in_msgs_col, out_msgs_col = c["input_messages"], c["output_messages"]
+    provider_col, meta_col, attrs_col = c["_provider"], c["metadata"], c["attributes"]
+    docs_col = c["documents"]
     for i, obs in enumerate(observations.values):
-        inputs, outputs = decode(obs.get("input")), decode(obs.get("output"))
-        attrs, meta = _metadata(obs.get("metadata"))
-        sf = span_fields(attrs) if attrs else {}
+        inputs, outputs = obs.get("input"), obs.get("output")
+        if type(inputs) is not dict and type(inputs) is not list:
+            inputs = decode(inputs)
+        if type(outputs) is not dict and type(outputs) is not list:
+            outputs = decode(outputs)
+        raw_meta = obs.get("metadata")
+        attrs, meta = _metadata(raw_meta) if raw_meta is not None else (None, None)
+        sf = span_fields(attrs) if attrs else _NO_FIELDS
         kind = OBSERVATION_KINDS.get(str(obs.get("type")), "unknown")
-        if kind in ("chain", "unknown") and sf.get("kind") not in (None, "unknown"):
-            kind = sf["kind"]
-            c["_kind"][i], c["_kind_raw"][i] = kind, sf.get("kind_raw")
+        if sf is not _NO_FIELDS and kind in ("chain", "unknown"):
+            if sf.get("kind") not in (None, "unknown"):
+                kind = sf["kind"]
+                c["_kind"][i], c["_kind_raw"][i] = kind, sf.get("kind_raw")
         in_msgs = sf.get("input_messages")
         out_msgs = sf.get("output_messages")
-        if in_msgs is None and isinstance(inputs, Mapping | list):
+        in_found = out_found = False
+        if in_msgs is None and (isinstance(inputs, dict | list) or _is_map(inputs)):
             in_msgs = messages_from_payload(inputs, direction="input")
-        if out_msgs is None and isinstance(outputs, Mapping | list):
+            in_found = True
+        if out_msgs is None and (isinstance(outputs, dict | list) or _is_map(outputs)):
             out_msgs = messages_from_payload(outputs, direction="output")
-        c["input_messages"][i], c["output_messages"][i] = in_msgs, out_msgs
+            out_found = True
+        in_msgs_col[i], out_msgs_col[i] = in_msgs, out_msgs
         if kind == "tool":
             c["tool_name"][i] = sf.get("tool_name") or obs.get("name")
             c["tool_arguments"][i] = sf.get("tool_arguments") or (
-                None if inputs is None else canonical_json(inputs)
+                None if inputs is None else canonical_json(inputs, decoded=decoded)
             )
             c["tool_result"][i] = sf.get("tool_result") or json_text(outputs)
-        c["input"][i] = (
-            json_text(inputs) if kind == "tool" else payload_text(inputs, in_msgs, "input")
-        ) or sf.get("input")
-        c["output"][i] = (
-            json_text(outputs) if kind == "tool" else payload_text(outputs, out_msgs, "output")
-        ) or sf.get("output")
-        docs = sf.get("documents") or (documents_from(outputs) if kind == "retriever" else None)
-        c["documents"][i] = docs
-        if docs and kind == "retriever" and not isinstance(outputs, str):
-            c["output"][i] = "\n\n".join(d["content"] or "" for d in docs)
-        if isinstance(meta, Mapping):
-            c["_provider"][i] = meta.get("ls_provider")
-        c["metadata"][i] = None if meta is None else canonical_json(meta)
+            input_col[i] = json_text(inputs) or sf.get("input")
+            output_col[i] = json_text(outputs) or sf.get("output")
+        elif type(inputs) is str and type(outputs) is str and not sf:
+            # text in and out, no messages: payload_text's answer without looking for them
+            input_col[i] = display_text(inputs, direction="input") or None
+            output_col[i] = display_text(outputs, direction="output") or None
+        else:
+            input_col[i] = payload_text(
+                inputs, in_msgs, "input", found_in_value=in_found
+            ) or sf.get("input")
+            output_col[i] = payload_text(
+                outputs, out_msgs, "output", found_in_value=out_found
+            ) or sf.get("output")
+        if kind == "retriever" or sf:
+            docs = sf.get("documents") or (documents_from(outputs) if kind == "retriever" else None)
+            docs_col[i] = docs
+            if docs and kind == "retriever" and not isinstance(outputs, str):
+                output_col[i] = "\n\n".join(d["content"] or "" for d in docs)
+        if meta is not None:
+            if _is_map(meta):
+                provider_col[i] = meta.get("ls_provider")
+            meta_col[i] = canonical_json(meta, decoded=decoded)
         if sf:
             c["_model"][i] = sf.get("model")
-            c["_provider"][i] = sf.get("provider") or c["_provider"][i]
+            provider_col[i] = sf.get("provider") or provider_col[i]
             c["_in"][i], c["_out"][i] = sf.get("input_tokens"), sf.get("output_tokens")
             c["_total"][i], c["_cost"][i] = sf.get("total_tokens"), sf.get("cost_usd")
             c["_session"][i], c["_user"][i] = sf.get("session_id"), sf.get("user_id")
             c["_tags"][i] = sf.get("tags")
-        original = {k: v for k, v in obs.items() if k not in ("input", "output", "metadata")}
+        original = dict(obs)
+        original.pop("input", None)
+        original.pop("output", None)
+        original.pop("metadata", None)
         if attrs is not None or meta is not None:
-            original["metadata"] = decode(obs.get("metadata"))
-        c["attributes"][i] = dumps(original).decode()
+            original["metadata"] = decode(raw_meta)
+        attrs_col[i] = dumps(original).decode()
     out = {
         "input_messages": message_series("input_messages", c.pop("input_messages")),
         "output_messages": message_series("output_messages", c.pop("output_messages")),
@@ -297,7 +332,7 @@ def _observation_payloads(observations: Records) -> dict[str, pl.Series]:
 
 
 def _observation_spans(observations: Records, quarantine: Quarantine) -> pl.DataFrame:
-    frame = scalar_frame(observations, OBSERVATION_SCHEMA).with_columns(
+    frame = scalar_frame(observations, OBSERVATION_SCHEMA, project=True).with_columns(
         **_observation_payloads(observations)
     )
     frame = frame.with_columns(_trace=_c("traceId", "trace_id"))
@@ -388,15 +423,19 @@ def _trace_payloads(traces: Records) -> dict[str, pl.Series]:
     }
     for i, trace in enumerate(traces.values):
         inputs, outputs = decode(trace.get("input")), decode(trace.get("output"))
-        if isinstance(inputs, Mapping | list):
+        if isinstance(inputs, dict | list) or _is_map(inputs):
             c["input_messages"][i] = messages_from_payload(inputs, direction="input")
-        if isinstance(outputs, Mapping | list):
+        if isinstance(outputs, dict | list) or _is_map(outputs):
             c["output_messages"][i] = messages_from_payload(outputs, direction="output")
-        c["input"][i] = payload_text(inputs, c["input_messages"][i], "input")
-        c["output"][i] = payload_text(outputs, c["output_messages"][i], "output")
+        c["input"][i] = payload_text(inputs, c["input_messages"][i], "input", found_in_value=True)
+        c["output"][i] = payload_text(
+            outputs, c["output_messages"][i], "output", found_in_value=True
+        )
         _, meta = _metadata(trace.get("metadata"))
         c["metadata"][i] = None if meta is None else canonical_json(meta)
-        original = {k: v for k, v in trace.items() if k not in ("input", "output")}
+        original = dict(trace)
+        original.pop("input", None)
+        original.pop("output", None)
         original["metadata"] = decode(trace.get("metadata"))
         c["attributes"][i] = dumps(original).decode()
     return {

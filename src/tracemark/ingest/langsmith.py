@@ -34,13 +34,16 @@ from typing import Any
 import polars as pl
 
 from tracemark.ingest.messages import (
+    _is_map,
     canonical_json,
     is_message_like,
     messages_from_payload,
     normalize_message,
+    wrapped_text,
 )
 from tracemark.ingest.quarantine import Quarantine
 from tracemark.ingest.records import (
+    OBJECT_SOURCES,
     Records,
     decode,
     document_series,
@@ -49,6 +52,8 @@ from tracemark.ingest.records import (
     json_text,
     message_series,
     payload_text,
+    pick_text,
+    picked,
     plain,
     quarantine_rows,
     read_inputs,
@@ -148,7 +153,7 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records]:
             for i, item in enumerate(value):
                 walk(item, src, f"{pos} item {i}" if pos != "document" else f"item {i}", None)
             return
-        if not isinstance(value, Mapping):
+        if not _is_map(value):
             quarantine.add(src, pos, "not a JSON object (a LangSmith run or feedback)", value)
             return
         if ("runs" in value or "feedback" in value) and "run_type" not in value:
@@ -161,7 +166,9 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records]:
             if children:
                 value = {k: v for k, v in value.items() if k != "child_runs"}
                 raw = None
-            runs.add(dict(value), src, pos, raw)
+            # a dict decoded here is ours: no copy needed (Python objects are copied)
+            own = type(value) is dict and src not in OBJECT_SOURCES
+            runs.add(value if own else dict(value), src, pos, raw)
             if isinstance(children, list):
                 walk(children, src, f"{pos} child_runs", None)
             return
@@ -225,64 +232,111 @@ def _usage(outputs: Any) -> tuple[Any, Any, Any]:
     )
 
 
+# Metadata fields read as columns: (column, key); see pick_text / picked.
+_META_FIELDS = (
+    ("_ls_model_name", "ls_model_name"),
+    ("_ls_provider", "ls_provider"),
+    ("_session_id", "session_id"),
+    ("_thread_id", "thread_id"),
+    ("_conversation_id", "conversation_id"),
+    ("_user_id", "user_id"),
+)
+_META_KEYS = tuple(key for _, key in _META_FIELDS)
+_PAYLOAD = (
+    "input",
+    "output",
+    "input_messages",
+    "output_messages",
+    "tool_name",
+    "tool_arguments",
+    "tool_result",
+    "documents",
+    "metadata",
+    "attributes",
+    "_usage_in",
+    "_usage_out",
+    "_usage_total",
+    "_stats",
+    *(column for column, _ in _META_FIELDS),
+)
+
+
 def _payload_columns(runs: Records) -> dict[str, pl.Series]:
     n = len(runs)
-    cols: dict[str, list[Any]] = {
-        k: [None] * n
-        for k in (
-            "input",
-            "output",
-            "input_messages",
-            "output_messages",
-            "tool_name",
-            "tool_arguments",
-            "tool_result",
-            "documents",
-            "metadata",
-            "attributes",
-            "_usage_in",
-            "_usage_out",
-            "_usage_total",
-            "_stats",
-        )
-    }
+    decoded = not runs.from_objects
+    cols: dict[str, list[Any]] = {k: [None] * n for k in _PAYLOAD}
+    in_msgs_col, out_msgs_col = cols["input_messages"], cols["output_messages"]
+    input_col, output_col = cols["input"], cols["output"]
+    meta_col, attrs_col = cols["metadata"], cols["attributes"]
+    meta_cols = [cols[column] for column, _ in _META_FIELDS]
+    meta_found = [True] * n
     for i, run in enumerate(runs.values):
-        inputs, outputs = decode(run.get("inputs")), decode(run.get("outputs"))
+        inputs, outputs = run.get("inputs"), run.get("outputs")
+        if type(inputs) is not dict:
+            inputs = decode(inputs)
+        if type(outputs) is not dict:
+            outputs = decode(outputs)
         kind = RUN_KINDS.get(str(run.get("run_type", "")).lower(), "unknown")
-        if isinstance(inputs, Mapping | list):
-            cols["input_messages"][i] = messages_from_payload(inputs, direction="input")
-        if isinstance(outputs, Mapping | list):
-            cols["output_messages"][i] = messages_from_payload(outputs, direction="output")
+        in_msgs = out_msgs = None
+        in_text = wrapped_text(inputs, "input")
+        out_text = wrapped_text(outputs, "output")
+        if in_text is None and (isinstance(inputs, dict | list) or _is_map(inputs)):
+            in_msgs = in_msgs_col[i] = messages_from_payload(inputs, direction="input")
+        if out_text is None and (isinstance(outputs, dict | list) or _is_map(outputs)):
+            out_msgs = out_msgs_col[i] = messages_from_payload(outputs, direction="output")
         if kind == "tool":
             cols["tool_name"][i] = run.get("name")
             args = _unwrap(inputs, "input")
-            cols["tool_arguments"][i] = None if args is None else canonical_json(args)
-            cols["tool_result"][i] = _tool_text(outputs)
-            cols["input"][i] = json_text(args)
-            cols["output"][i] = cols["tool_result"][i]
+            cols["tool_arguments"][i] = (
+                None if args is None else canonical_json(args, decoded=decoded)
+            )
+            cols["tool_result"][i] = output_col[i] = _tool_text(outputs)
+            input_col[i] = json_text(args)
         else:
-            cols["input"][i] = payload_text(inputs, cols["input_messages"][i], "input")
-            cols["output"][i] = payload_text(outputs, cols["output_messages"][i], "output")
-        if kind == "retriever" and isinstance(outputs, Mapping):
+            input_col[i] = (
+                in_text
+                if in_text is not None
+                else payload_text(inputs, in_msgs, "input", found_in_value=True)
+            )
+            output_col[i] = (
+                out_text
+                if out_text is not None
+                else payload_text(outputs, out_msgs, "output", found_in_value=True)
+            )
+        if kind == "retriever" and _is_map(outputs):
             docs = _documents(outputs.get("documents"))
             cols["documents"][i] = docs
             if docs:
-                cols["output"][i] = "\n\n".join(d["content"] or "" for d in docs)
+                output_col[i] = "\n\n".join(d["content"] or "" for d in docs)
         if kind == "llm" and run.get("prompt_tokens") is None:
             cols["_usage_in"][i], cols["_usage_out"][i], cols["_usage_total"][i] = _usage(outputs)
-        extra = decode(run.get("extra"))
-        meta = extra.get("metadata") if isinstance(extra, Mapping) else None
-        cols["metadata"][i] = None if not meta else canonical_json(meta)
-        stats = decode(run.get("feedback_stats"))
-        if isinstance(stats, Mapping) and stats:
-            cols["_stats"][i] = dumps(stats).decode()
-        cols["attributes"][i] = dumps(
-            {k: v for k, v in run.items() if k not in ("inputs", "outputs")}
-        ).decode()
+        extra = run.get("extra")
+        if type(extra) is not dict:
+            extra = decode(extra)
+        meta = extra.get("metadata") if _is_map(extra) else None
+        if meta:
+            meta_col[i] = canonical_json(meta, decoded=decoded)
+            fields = pick_text(meta, _META_KEYS)
+            if fields is None:
+                meta_found[i] = False
+            else:
+                for column, value in zip(meta_cols, fields, strict=True):
+                    column[i] = value
+        stats = run.get("feedback_stats")
+        if stats is not None:
+            stats = decode(stats)
+            if _is_map(stats) and stats:
+                cols["_stats"][i] = dumps(stats).decode()
+        if "inputs" in run or "outputs" in run:
+            run = dict(run)
+            run.pop("inputs", None)
+            run.pop("outputs", None)
+        attrs_col[i] = dumps(run).decode()
     out = {
         "input_messages": message_series("input_messages", cols.pop("input_messages")),
         "output_messages": message_series("output_messages", cols.pop("output_messages")),
         "documents": document_series("documents", cols.pop("documents")),
+        "_meta_found": pl.Series("_meta_found", meta_found, dtype=pl.Boolean),
     }
     for k in ("_usage_in", "_usage_out", "_usage_total"):
         cols[k] = [None if v is None else str(v) for v in cols[k]]
@@ -322,6 +376,11 @@ def _spans(runs: Records, quarantine: Quarantine) -> pl.DataFrame:
     frame = quarantine_rows(quarantine, frame, pl.col("id").is_null(), "run without an id")
     dotted = pl.col("dotted_order")
     meta = pl.col("metadata")
+    found = pl.col("_meta_found")
+
+    def field(key: str) -> pl.Expr:
+        return picked(f"_{key}", meta, f"$.{key}", found)
+
     extra = pl.col("extra")
     kind_raw = pl.col("run_type").str.to_lowercase()
     error = pl.col("error").is_not_null() & (pl.col("error") != "")
@@ -351,11 +410,11 @@ def _spans(runs: Records, quarantine: Quarantine) -> pl.DataFrame:
         .otherwise(pl.lit("unset")),
         status_message=pl.when(error).then(pl.col("error")),
         model=pl.coalesce(
-            meta.str.json_path_match("$.ls_model_name"),
+            field("ls_model_name"),
             extra.str.json_path_match("$.invocation_params.model"),
             extra.str.json_path_match("$.invocation_params.model_name"),
         ),
-        provider=meta.str.json_path_match("$.ls_provider"),
+        provider=field("ls_provider"),
         input_tokens=to_int(pl.coalesce("prompt_tokens", "_usage_in")),
         output_tokens=to_int(pl.coalesce("completion_tokens", "_usage_out")),
         total_tokens=to_int(pl.coalesce("total_tokens", "_usage_total")),
@@ -376,12 +435,8 @@ def _spans(runs: Records, quarantine: Quarantine) -> pl.DataFrame:
         tool_arguments=pl.col("tool_arguments"),
         tool_result=pl.col("tool_result"),
         documents=pl.col("documents"),
-        session_id=pl.coalesce(
-            meta.str.json_path_match("$.session_id"),
-            meta.str.json_path_match("$.thread_id"),
-            meta.str.json_path_match("$.conversation_id"),
-        ),
-        user_id=meta.str.json_path_match("$.user_id"),
+        session_id=pl.coalesce(field("session_id"), field("thread_id"), field("conversation_id")),
+        user_id=field("user_id"),
         tags=pl.col("tags"),
         metadata=meta,
         attributes=pl.col("attributes"),

@@ -26,7 +26,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from tracemark.ingest.messages import display_text
+from tracemark.ingest.messages import _is_map, display_text, display_text_with, fast_paths
 from tracemark.ingest.quarantine import Quarantine
 from tracemark.model import DOCUMENT_TYPE, MESSAGE_TYPE
 
@@ -44,6 +44,9 @@ __all__ = [
 ]
 
 DATA_SUFFIXES = (".json", ".jsonl", ".ndjson")
+#: The sources :func:`read_inputs` gives to Python objects (all other records were decoded
+#: from JSON text).
+OBJECT_SOURCES = ("<object>", "<objects>")
 
 
 @dataclass
@@ -65,6 +68,9 @@ class Records:
     raws: list[bytes | None] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     positions: list[str] = field(default_factory=list)
+    #: Whether some record came from Python objects (not decoded from JSON: keys may be
+    #: other than text).
+    from_objects: bool = False
 
     def add(self, value: dict[str, Any], source: str, position: str, raw: bytes | None = None):
         """Append one record."""
@@ -72,14 +78,21 @@ class Records:
         self.raws.append(raw)
         self.sources.append(source)
         self.positions.append(position)
+        if source in OBJECT_SOURCES:
+            self.from_objects = True
 
     def __len__(self) -> int:
         return len(self.values)
 
 
+_PLAIN_TYPES = frozenset((dict, list, str, int, float, bool, type(None)))
+
+
 def plain(value: Any) -> Any:
     """A Python object as plain JSON data: pydantic models (``model_dump`` / ``dict``) and
     dataclass-like objects become dicts; everything else is returned as it is."""
+    if type(value) in _PLAIN_TYPES:
+        return value
     if isinstance(value, Mapping | str | bytes | int | float | bool) or value is None:
         return value
     for attr in ("model_dump", "dict", "to_dict"):
@@ -115,7 +128,7 @@ def _file_records(path: Path, quarantine: Quarantine) -> Iterator[Record]:
         except orjson.JSONDecodeError:
             pass  # JSON Lines under another suffix
     for number, line in enumerate(data.split(b"\n"), start=1):
-        if not line.strip():
+        if not line or line.isspace():
             continue
         try:
             value = orjson.loads(line)
@@ -146,7 +159,7 @@ def read_inputs(source: Any, quarantine: Quarantine) -> Iterator[Record]:
         raise TypeError(
             "this reader takes JSON exports (paths, dicts or lists of dicts), not a frame"
         )
-    if isinstance(source, Mapping):
+    if _is_map(source):
         yield Record("<object>", "object", source)
         return
     if isinstance(source, Sequence | Iterable):
@@ -159,7 +172,7 @@ def read_inputs(source: Any, quarantine: Quarantine) -> Iterator[Record]:
             yield Record("<objects>", f"item {i}", plain(item))
         return
     value = plain(source)
-    if isinstance(value, Mapping):
+    if _is_map(value):
         yield Record("<object>", "object", value)
         return
     raise TypeError(
@@ -173,19 +186,28 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
-def scalar_frame(records: Records, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+def scalar_frame(
+    records: Records, schema: Mapping[str, pl.DataType], *, project: bool = False
+) -> pl.DataFrame:
     """Decode the fields of ``schema`` from every record in one vectorized pass.
 
     Every field should be declared ``pl.String`` (or ``pl.List(pl.String)``): numbers arrive
     as their text, objects and lists as JSON text, so no record's shape can break the decode.
-    Adds ``_source`` and ``_position``.
+    ``project=True`` encodes only the schema's fields of records that have no raw line (worth
+    it when records carry large payloads the schema does not read). Adds ``_source`` and
+    ``_position``.
     """
     names = list(schema)
     if not len(records):
         frame = pl.DataFrame(schema=dict(schema))
     else:
+        # Records decoded from JSON have text keys only, so keeping the schema's keys keeps
+        # everything read_ndjson would read (a Python object's other keys might encode to one).
+        wanted = frozenset(names) if project and not records.from_objects else None
         lines = [
-            raw if raw is not None else dumps(v)
+            raw
+            if raw is not None
+            else dumps(v if wanted is None else {k: x for k, x in v.items() if k in wanted})
             for raw, v in zip(records.raws, records.values, strict=True)
         ]
         frame = pl.read_ndjson(b"\n".join(lines), schema=dict(schema))
@@ -193,6 +215,43 @@ def scalar_frame(records: Records, schema: Mapping[str, pl.DataType]) -> pl.Data
         _source=pl.Series(records.sources, dtype=pl.String),
         _position=pl.Series(records.positions, dtype=pl.String),
     )
+
+
+def scalar_column(records: Records, rows: Sequence[int], name: str) -> pl.Series:
+    """Field ``name`` as :func:`scalar_frame` reads it (text), for the records at ``rows``
+    only (null elsewhere): what a column left out of the scalar schema is, where needed."""
+    column = pl.Series(name, [None] * len(records), dtype=pl.String)
+    if not rows:
+        return column
+    lines = []
+    for i in rows:
+        raw, value = records.raws[i], records.values[i]
+        if raw is None:  # what scalar_frame would encode (just the field: keys are text)
+            raw = dumps(value if records.from_objects else {name: value.get(name)})
+        lines.append(raw)
+    read = pl.read_ndjson(b"\n".join(lines), schema={name: pl.String}).get_column(name)
+    return column.scatter(list(rows), read)
+
+
+def pick_text(mapping: Any, keys: Sequence[str]) -> list[str | None] | None:
+    """``mapping[key]`` for each of ``keys`` (None where missing) when ``mapping`` is a dict
+    and each of these values is text or null: then it is what ``json_path_match("$.<key>")``
+    finds in the mapping's JSON text. None otherwise (a number or an object is left to
+    :func:`picked`, and so to Polars, which writes it as JSON text its own way)."""
+    if type(mapping) is not dict or not fast_paths():
+        return None
+    out = [mapping.get(k) for k in keys]
+    for value in out:
+        if value is not None and type(value) is not str:
+            return None
+    return out
+
+
+def picked(column: str, text: pl.Expr, path: str, found: pl.Expr) -> pl.Expr:
+    """A field picked in Python by :func:`pick_text` (column ``column``), and for the rows
+    where it was not (``found`` false) ``text.str.json_path_match(path)``, evaluated on those
+    rows only."""
+    return pl.coalesce(pl.col(column), pl.when(~found).then(text).str.json_path_match(path))
 
 
 def to_int(expr: pl.Expr) -> pl.Expr:
@@ -214,6 +273,12 @@ def iso_to_time(expr: pl.Expr) -> pl.Expr:
         .str.replace(r"(?i)z$", "+00:00")
         .str.replace(r"([+-]\d\d)(\d\d)$", "${1}:${2}")
     )
+    # The parse refers to the text a dozen times; inside list.eval each reference is the
+    # computed element, so the regular expressions above run once per value (not 14 times).
+    return pl.concat_list([text]).list.eval(_parse_time(pl.element())).list.first()
+
+
+def _parse_time(text: pl.Expr) -> pl.Expr:
     aware = text.str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ns", time_zone="UTC"
     )
@@ -262,66 +327,36 @@ def json_text(value: Any) -> str | None:
     return dumps(value).decode()
 
 
+_CALL_ARROW = pa.struct([(k, pa.string()) for k in ("id", "name", "arguments")])
+_MESSAGE_ARROW = pa.list_(
+    pa.struct(
+        [
+            *((k, pa.string()) for k in ("role", "content", "name", "tool_call_id")),
+            ("tool_calls", pa.list_(_CALL_ARROW)),
+        ]
+    )
+)
+_DOCUMENT_ARROW = pa.list_(
+    pa.struct(
+        [
+            ("id", pa.string()),
+            ("content", pa.string()),
+            ("score", pa.float64()),
+            ("metadata", pa.string()),
+        ]
+    )
+)
+
+
 def message_series(name: str, values: list[Any]) -> pl.Series:
-    """A column of canonical message lists (None where there are none), built through Arrow
-    buffers (constructing nested structs row by row in Polars is far slower)."""
-    offsets, valid = [0], []
-    cols: dict[str, list[Any]] = {k: [] for k in ("role", "content", "name", "tool_call_id")}
-    call_offsets, call_valid = [0], []
-    calls: dict[str, list[Any]] = {k: [] for k in ("id", "name", "arguments")}
-    for msgs in values:
-        valid.append(msgs is not None)
-        for m in msgs or ():
-            for key, column in cols.items():
-                column.append(m.get(key))
-            tool_calls = m.get("tool_calls")
-            call_valid.append(tool_calls is not None)
-            for c in tool_calls or ():
-                for key, column in calls.items():
-                    column.append(c.get(key))
-            call_offsets.append(len(calls["id"]))
-        offsets.append(len(cols["role"]))
-    call_struct = pa.StructArray.from_arrays(
-        [pa.array(v, pa.string()) for v in calls.values()], names=list(calls)
-    )
-    call_lists = pa.ListArray.from_arrays(
-        pa.array(call_offsets, pa.int32()),
-        call_struct,
-        mask=pa.array([not v for v in call_valid], pa.bool_()),
-    )
-    struct = pa.StructArray.from_arrays(
-        [*(pa.array(v, pa.string()) for v in cols.values()), call_lists],
-        names=[*cols, "tool_calls"],
-    )
-    lists = pa.ListArray.from_arrays(
-        pa.array(offsets, pa.int32()), struct, mask=pa.array([not v for v in valid], pa.bool_())
-    )
-    return pl.Series(name, lists).cast(pl.List(MESSAGE_TYPE))
+    """A column of canonical message lists (None where there are none), converted by Arrow in
+    one call (constructing nested structs row by row in Polars is far slower)."""
+    return pl.Series(name, pa.array(values, type=_MESSAGE_ARROW)).cast(pl.List(MESSAGE_TYPE))
 
 
 def document_series(name: str, values: list[Any]) -> pl.Series:
     """A column of canonical document lists (None where there are none), through Arrow."""
-    offsets, valid = [0], []
-    cols: dict[str, list[Any]] = {k: [] for k in ("id", "content", "score", "metadata")}
-    for docs in values:
-        valid.append(docs is not None)
-        for d in docs or ():
-            for key, column in cols.items():
-                column.append(d.get(key))
-        offsets.append(len(cols["id"]))
-    struct = pa.StructArray.from_arrays(
-        [
-            pa.array(cols["id"], pa.string()),
-            pa.array(cols["content"], pa.string()),
-            pa.array(cols["score"], pa.float64()),
-            pa.array(cols["metadata"], pa.string()),
-        ],
-        names=list(cols),
-    )
-    lists = pa.ListArray.from_arrays(
-        pa.array(offsets, pa.int32()), struct, mask=pa.array([not v for v in valid], pa.bool_())
-    )
-    return pl.Series(name, lists).cast(pl.List(DOCUMENT_TYPE))
+    return pl.Series(name, pa.array(values, type=_DOCUMENT_ARROW)).cast(pl.List(DOCUMENT_TYPE))
 
 
 def quarantine_rows(
@@ -364,25 +399,38 @@ def messages_text(messages: list[dict[str, Any]] | None, direction: str) -> str 
     return texts[-1] if texts else None
 
 
-def payload_text(value: Any, messages: list[dict[str, Any]] | None, direction: str) -> str | None:
+def payload_text(
+    value: Any,
+    messages: list[dict[str, Any]] | None,
+    direction: str,
+    *,
+    found_in_value: bool = False,
+) -> str | None:
     """The text shown for an input or output payload: from its messages when it has any, else
-    :func:`~tracemark.ingest.messages.display_text`."""
-    return messages_text(messages, direction) or display_text(value, direction=direction)
+    :func:`~tracemark.ingest.messages.display_text`. ``found_in_value`` says ``messages`` is
+    ``messages_from_payload(value, direction=direction)`` (computed when ``value`` is a dict
+    or a list), so the display text need not look for them again."""
+    text = messages_text(messages, direction)
+    if text:
+        return text
+    if found_in_value:
+        return display_text_with(value, messages, direction=direction)
+    return display_text(value, direction=direction)
 
 
 def documents_from(value: Any) -> list[dict[str, Any]] | None:
     """Retrieved documents in the usual shapes (LangChain ``Document`` dicts, serialized or
     not; ``{"text"|"content"|"page_content", "id", "score", "metadata"}``) as canonical
     documents; None when ``value`` is not a list of documents."""
-    if isinstance(value, Mapping) and isinstance(value.get("documents"), list):
+    if _is_map(value) and isinstance(value.get("documents"), list):
         value = value["documents"]
     if not isinstance(value, list) or not value:
         return None
     out = []
     for doc in value:
-        if not isinstance(doc, Mapping):
+        if not _is_map(doc):
             return None
-        if doc.get("lc") == 1 and isinstance(doc.get("kwargs"), Mapping):
+        if doc.get("lc") == 1 and _is_map(doc.get("kwargs")):
             doc = doc["kwargs"]
         content = next(
             (doc[k] for k in ("page_content", "pageContent", "content", "text") if k in doc),
@@ -392,10 +440,10 @@ def documents_from(value: Any) -> list[dict[str, Any]] | None:
             return None
         meta = doc.get("metadata")
         score = doc.get("score")
-        if score is None and isinstance(meta, Mapping):
+        if score is None and _is_map(meta):
             score = meta.get("score")
         extra = {k: v for k, v in doc.items() if k == "name"}
-        if isinstance(meta, Mapping):
+        if _is_map(meta):
             extra |= meta
         out.append(
             {
