@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import orjson
 import polars as pl
+from tqdm.auto import tqdm
 
 from tracemark.store.layout import check_name, ensure_dir, fsync_dir
 
@@ -94,6 +95,7 @@ _HEX = np.full(256, 255, np.uint8)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX[_c] = _i
 _READ_CHUNK = 16 << 20  # bytes parsed at a time (bounds memory on big logs)
+_PROGRESS_BYTES = 64 << 20  # show a progress bar when more than this is to be read
 _RAW_PREVIEW = 500
 
 
@@ -336,12 +338,23 @@ class LogReader:
             self._events = None
             self.reset = True
         new: list[pl.DataFrame] = []
+        todo = sum(
+            st.st_size - self._files[name].offset if name in self._files else st.st_size
+            for name, st in current.items()
+        )
+        bar = (
+            tqdm(total=todo, unit="B", unit_scale=True, desc=f"reading {self.directory.name}")
+            if todo > _PROGRESS_BYTES
+            else None
+        )
         for name, st in current.items():
             state = self._files.setdefault(name, _FileState(inode=st.st_ino))
             if st.st_size > state.offset or state.tail:
-                frame = self._read_file(name, state, st.st_size)
+                frame = self._read_file(name, state, st.st_size, bar)
                 if frame.height:
                     new.append(frame)
+        if bar is not None:
+            bar.close()
         out = self._concat(new)
         if out.height and self._keep:
             self._parts.append(out)
@@ -362,7 +375,7 @@ class LogReader:
         frame = pl.DataFrame(schema=schema)
         return self._finish(frame, "", np.zeros(0, np.int64))
 
-    def _read_file(self, name: str, state: _FileState, size: int) -> pl.DataFrame:
+    def _read_file(self, name: str, state: _FileState, size: int, bar: Any = None) -> pl.DataFrame:
         path = self.directory / name
         stem = name[: -len(".jsonl")]
         state.tail = []
@@ -375,6 +388,8 @@ class LogReader:
                 block = f.read(min(_READ_CHUNK, remaining))
                 if not block:
                     break
+                if bar is not None:
+                    bar.update(len(block))
                 remaining -= len(block)
                 data = carry + block
                 cut = data.rfind(b"\n") + 1
