@@ -105,22 +105,38 @@ def _measure(kind: str, path: str, fmt: str | None) -> dict[str, Any]:
     return {"seconds": seconds, "cpu_s": cpu, "peak_rss": peak, "base_rss": base, "rows": rows}
 
 
-def measure(kind: str, path: Path, fmt: str | None = None, timeout: float = 600) -> dict | None:
-    """``_measure`` in a fresh interpreter; None when it fails or exceeds ``timeout`` s."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", kind, str(path)]
-    if fmt:
-        cmd += ["--format", fmt]
+def measure_many(
+    specs: list[tuple[str, Path, str | None]], timeout: float = 600
+) -> list[dict | None]:
+    """``_measure`` of each ``(kind, path, format)`` in turn, in one fresh interpreter (the
+    first one's peak memory is its own; later ones share the process); None for a failure,
+    ``{"timeout": s}`` for the measurements the timeout cut off."""
+    spec = json.dumps([[k, str(p), f] for k, p, f in specs])
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", spec]
     try:
         done = subprocess.run(
             cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd=BENCH.parent
         )
-    except subprocess.TimeoutExpired:
-        return {"timeout": timeout}
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        print(f"  {kind} {fmt or ''} failed: {' | '.join(tail)}", file=sys.stderr)
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        out = done.stdout
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        done = None
+    results: list[dict | None] = []
+    for line in out.strip().splitlines():
+        if line.startswith("{"):
+            results.append(json.loads(line))
+    if done is not None and done.returncode != 0:
+        tail = (done.stderr or "").strip().splitlines()[-3:]
+        print(f"  measuring {specs[len(results)][0]} failed: {' | '.join(tail)}", file=sys.stderr)
+        results.append(None)
+    while len(results) < len(specs):
+        results.append({"timeout": timeout} if done is None else None)
+    return results
+
+
+def measure(kind: str, path: Path, fmt: str | None = None, timeout: float = 600) -> dict | None:
+    """One measurement in its own fresh interpreter (see :func:`measure_many`)."""
+    return measure_many([(kind, path, fmt)], timeout)[0]
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -153,9 +169,10 @@ def otlp_row(path: Path, quick: bool) -> dict[str, Any]:
     if load is None:
         raise SystemExit("tm.load failed on the OTLP file")
     decode = measure("decode", path)
-    cap = max(30.0, 10 * load["seconds"]) if quick else max(120.0, 20 * load["seconds"])
-    ndjson = measure("ndjson", path, timeout=cap)
-    pandas = measure("pandas", path, timeout=cap * 3)
+    # read_ndjson only matters when it beats the decode; pandas only up to a clear ratio
+    floor = decode["seconds"] if decode else load["seconds"]
+    ndjson = measure("ndjson", path, timeout=max(4.0, 3 * floor) if quick else max(60.0, 5 * floor))
+    pandas = measure("pandas", path, timeout=max(10.0, 12 * load["seconds"]) if quick else 1800.0)
     raw_times = [m["seconds"] for m in (decode, ndjson) if m and "seconds" in m]
     raw = min(raw_times) if raw_times else None
     seconds = load["seconds"]
@@ -205,12 +222,15 @@ def otlp_row(path: Path, quick: bool) -> dict[str, Any]:
     return figures
 
 
-def format_rows(root: Path, n_traces: int, seed: int, only: list[str] | None) -> list[dict]:
-    """One row per module of ``bench/ingest_formats``."""
+def format_rows(
+    root: Path, n_traces: int, seed: int, only: list[str] | None, quick: bool
+) -> list[dict]:
+    """One row per module of ``bench/ingest_formats`` (in quick mode all measured in one
+    interpreter; else each format in its own)."""
     sys.path.insert(0, str(BENCH))
     from ingest_formats import discover
 
-    rows = []
+    samples: list[tuple[str, str, Path, int]] = []
     for module in discover():
         name = module.NAME
         if only and name not in only:
@@ -227,9 +247,18 @@ def format_rows(root: Path, n_traces: int, seed: int, only: list[str] | None) ->
             if sample.is_dir()
             else sample.stat().st_size
         )
-        module_name = module.__name__.rsplit(".", 1)[-1]
-        load = measure("format-load", sample, module_name)
-        raw = measure("format-raw", sample, module_name)
+        samples.append((name, module.__name__.rsplit(".", 1)[-1], sample, size))
+    specs = [
+        (kind, sample, module_name)
+        for _, module_name, sample, _ in samples
+        for kind in ("format-raw", "format-load")
+    ]
+    if quick:
+        results = measure_many(specs, timeout=300)
+    else:
+        results = [r for i in range(0, len(specs), 2) for r in measure_many(specs[i : i + 2])]
+    rows = []
+    for (name, _, _, size), raw, load in zip(samples, results[::2], results[1::2], strict=True):
         row: dict[str, Any] = {"format": name, "file_mib": round(size / MIB, 2)}
         if load and "seconds" in load:
             row |= {
@@ -237,7 +266,6 @@ def format_rows(root: Path, n_traces: int, seed: int, only: list[str] | None) ->
                 "load_s": round(load["seconds"], 3),
                 "mib_per_s": round(size / MIB / load["seconds"], 1),
                 "spans_per_s": round((load["rows"] or 0) / load["seconds"]),
-                "peak_growth_mib": round((load["peak_rss"] - load["base_rss"]) / MIB),
             }
         if raw and "seconds" in raw:
             row["raw_parse_s"] = round(raw["seconds"], 3)
@@ -264,14 +292,14 @@ def main() -> None:
     parser.add_argument("--no-formats", action="store_true", help="only the OTLP row")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dir", help="keep the files in this directory")
-    parser.add_argument("--measure", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
-    parser.add_argument("--format", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(_measure(args.measure[0], args.measure[1], args.format)))
+        for kind, path, fmt in json.loads(args.measure):
+            print(json.dumps(_measure(kind, path, fmt)), flush=True)
         return
-    n = args.traces or (1_500 if args.quick else 30_000)
-    n_formats = args.format_traces or (150 if args.quick else 3_000)
+    n = args.traces or (500 if args.quick else 30_000)
+    n_formats = args.format_traces or (60 if args.quick else 3_000)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(args.dir) if args.dir else Path(tmp)
@@ -282,7 +310,7 @@ def main() -> None:
         figures: dict[str, Any] = {"bench": "ingest", "quick": args.quick, "cores": os.cpu_count()}
         figures["otlp"] = otlp_row(path, args.quick)
         if not args.no_formats:
-            figures["formats"] = format_rows(root, n_formats, args.seed, args.formats)
+            figures["formats"] = format_rows(root, n_formats, args.seed, args.formats, args.quick)
     otlp = figures["otlp"]
     figures["targets"] = TARGETS
     figures["met"] = {
