@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
@@ -90,6 +89,8 @@ class Queue:
         self._fold = QueueState(self.path / "log")
         self._def: dict[str, Any] = {}
         self._def_key: tuple[int, int, int] | None = None
+        self._def_path = self.path / "queue.json"
+        self._def_file = str(self._def_path)  # stat on a str skips pathlib's cost
         self._schemas: dict[int, LabelSchema] = {}
 
     # -- opening and settings -----------------------------------------------------------------
@@ -122,14 +123,11 @@ class Queue:
     def _locked(self) -> Any:
         return locked(self.path / "queue.lock")
 
-    @property
-    def _def_path(self) -> Path:
-        return self.path / "queue.json"
-
     def _load_definition(self, *, force: bool = False) -> None:
-        """Reload ``queue.json`` if it changed on disk (another process edited the queue)."""
+        """Reload ``queue.json`` if it changed on disk (another process edited the queue):
+        one ``stat`` when it did not."""
         path = self._def_path
-        st = os.stat(path)
+        st = os.stat(self._def_file)
         key = (st.st_ino, st.st_mtime_ns, st.st_size)
         if not force and key == self._def_key:
             return
@@ -305,7 +303,8 @@ class Queue:
 
     # -- reviewing ----------------------------------------------------------------------------
     def _check_assigned(self, reviewer: str) -> None:
-        assigned = self.reviewers
+        self._load_definition()
+        assigned = self._def["reviewers"]
         if assigned is not None and reviewer not in assigned:
             raise PermissionError(
                 f"reviewer {reviewer!r} is not assigned to queue {self.name!r} "
@@ -362,9 +361,9 @@ class Queue:
         """
         reviewer = check_reviewer(reviewer)
         item_id = self._resolve(item)
-        self._check_assigned(reviewer)
-        schema = self.schema
-        version = self.schema_version
+        self._check_assigned(reviewer)  # (loads the definition if it changed)
+        version = max(self._schemas, default=0)
+        schema = self._schemas[version] if version else LabelSchema([])
         reasoning = reasoning or {}
         assessment = assessment or {}
         named = dict.fromkeys([*values, *reasoning, *assessment])
