@@ -7,6 +7,7 @@ charts stay under Altair's row limit and light in the notebook.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import altair as alt
@@ -31,6 +32,12 @@ if alt.renderers.active == "default":
 
 #: Above this many points a scatter plot becomes a binned heat map.
 MAX_POINTS = 5000
+
+
+def _field(name: str) -> str:
+    """A column name as a Vega-Lite field: its dots and brackets escaped, or Vega-Lite would
+    read ``metadata.route`` as the field ``route`` nested in ``metadata``."""
+    return re.sub(r"([.\[\]])", r"\\\1", name)
 
 
 def _temporal(frame: pl.DataFrame, column: str) -> bool:
@@ -224,7 +231,7 @@ def failure_modes_chart(
         enc = {"x": x, "y": alt.Y(f"{measure}:Q", stack="zero", title=measure)}
     else:
         enc = {
-            "x": alt.X(f"{group}:N", title=group),
+            "x": alt.X(f"{_field(group)}:N", title=group),
             "y": alt.Y(f"{measure}:Q", stack="zero", title=measure),
         }
     chart = (
@@ -233,7 +240,10 @@ def failure_modes_chart(
         .encode(
             color=alt.Color("category:N", title="category"),
             tooltip=[
-                *by_cols,
+                *[
+                    alt.Tooltip(f"{_field(c)}:{'T' if _temporal(counts, c) else 'N'}", title=c)
+                    for c in by_cols
+                ],
                 "label",
                 "category",
                 "count",
