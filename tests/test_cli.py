@@ -304,7 +304,7 @@ def test_unreadable_trace_files_fail_naming_the_file(
     broken = tmp_path / "broken.jsonl"
     broken.write_bytes(otlp_file.read_bytes() + b'{"resourceSpans": [\n')
     done = tracemark("run", toml, "--traces", broken, "--store", store)
-    assert "1 records could not be read (quarantined)" in done.stderr
+    assert "1 record could not be read (quarantined)" in done.stderr
     assert f"{broken} line" in done.stderr
 
 

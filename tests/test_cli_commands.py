@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def test_import_adds_only_new_traces_and_reports_quarantine(tmp_path: Path) -> N
 
     again = tracemark("import", first, "--store", store_dir)
     assert "nothing new: the 120 traces read are already in dataset 'traces'" in again.stdout
-    assert "1 records could not be read" in again.stdout
+    assert "1 record could not be read" in again.stdout
     assert store.dataset("traces").versions().height == 1
 
     doc = run_json("import", second, "--store", store_dir)  # overlaps 40 traces
@@ -58,6 +59,19 @@ def test_import_adds_only_new_traces_and_reports_quarantine(tmp_path: Path) -> N
     assert stored.quarantine.height == 1
     versions = store.dataset("traces").versions()
     assert versions.get_column("source").to_list() == [f"import:{first}", f"import:{second}"]
+
+    # the broken record again, beside new traces: the new version does not repeat it
+    third = tmp_path / "third.jsonl"
+    tm.demo.write_otlp(tm.demo.generate(10, seed=22), third)
+    doc = run_json("import", first, third, "--store", store_dir)
+    assert (doc["version"], doc["new_traces"], doc["already_present"]) == (3, 10, 120)
+    assert doc["input"]["quarantined"] == 1 and doc["quarantined_new"] == 0
+    stored = store.dataset("traces").read()
+    assert isinstance(stored, tm.Traces)
+    assert len(stored) == 210 and stored.quarantine.height == 1
+    assert store.dataset("traces").versions().get_column("source")[-1] == (
+        f"import:{first} (+1 more)"
+    )
 
 
 def test_two_imports_at_once_add_each_trace_once(tmp_path: Path) -> None:
@@ -298,6 +312,30 @@ def test_export_openai_and_preference(
     )
     (record,) = [orjson.loads(line) for line in openai_pairs.read_bytes().splitlines()]
     assert record["preferred_output"][0]["content"].startswith("Sorry for")
+
+
+def test_export_with_traces_from_files_or_without_traces(
+    labeled_store: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    store_dir, labeled = labeled_store
+    traces = tm.Store(store_dir).dataset("traces").read()
+    assert isinstance(traces, tm.Traces)
+    otlp = tmp_path / "traces.jsonl"
+    tm.demo.write_otlp(traces, otlp)
+    out = tmp_path / "from-files.parquet"
+    doc = run_json("export", store_dir, "--queue", "triage", "--to", out, "--traces", otlp)
+    assert doc["items_without_trace"] == 0 and doc["written"] == 5
+    assert pl.read_parquet(out).get_column("input").null_count() == 0
+
+    shutil.rmtree(store_dir / "datasets" / "traces")  # the traces are gone from the store
+    out = tmp_path / "bare.parquet"
+    done = tracemark("export", store_dir, "--queue", "triage", "--to", out, "--json")
+    assert json.loads(done.stdout)["items_without_trace"] == 5
+    assert "has no dataset 'traces'" in done.stderr
+    assert "exported without input, output or conversation" in done.stderr
+    frame = pl.read_parquet(out)
+    assert sorted(frame.get_column("trace_id").to_list()) == sorted(labeled)
+    assert frame.get_column("input").null_count() == 5  # the labels are there, not the traces
 
 
 def test_export_errors(labeled_store: tuple[Path, list[str]], tmp_path: Path) -> None:

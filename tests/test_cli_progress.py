@@ -90,4 +90,4 @@ def test_progress_bars_on_a_terminal_only(tmp_path: Path) -> None:
         "export", tmp_path / "a", "--queue", "q", "--to", tmp_path / "x.parquet"
     )
     assert code == 0, err
-    assert "exporting q" in err and "wrote 1 items" in out
+    assert "exporting q" in err and "wrote 1 item to" in out

@@ -120,6 +120,11 @@ def existing_path(text: str, what: str = "path") -> Path:
     return path
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and the word, in the plural unless ``n`` is 1 ("1 trace", "2 traces")."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
 def count(n: int | float | None) -> str:
     """A count with thousands separators (``-`` for none)."""
     return "-" if n is None else f"{n:,}"

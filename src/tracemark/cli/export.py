@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from tracemark.cli._common import OK, Console, Failure, HelpFormatter, UsageError
+from tracemark.cli._common import OK, Console, Failure, HelpFormatter, UsageError, plural
 from tracemark.cli._traces import DEFAULT_DATASET, load_paths, open_store, read_dataset
 
 FORMATS = ("parquet", "jsonl", "openai", "preference")
@@ -129,11 +129,11 @@ def main(args: argparse.Namespace, console: Console) -> int:
         ids = labels.get_column("trace_id")
         if traces is not None and ids.null_count() == 0:
             traces = traces.select_traces(ids.unique())
-        missing = (
-            labels.height
-            if traces is None
-            else labels.filter(~pl.col("trace_id").is_in(traces.trace_ids)).height
-        )
+        items = labels.select("item_id", "trace_id").unique()
+        if traces is not None:
+            found = pl.Series(traces.trace_ids, dtype=pl.String).implode()
+            items = items.filter(~pl.col("trace_id").is_in(found))
+        missing = items.height
         steps.next()
         golden = golden_dataset(traces if traces is not None else Traces(), labels)
         steps.next()
@@ -169,13 +169,13 @@ def main(args: argparse.Namespace, console: Console) -> int:
     console.emit(result)
     if missing:
         console.warn(
-            f"{missing:,} labels are about traces not found in the traces read: their items "
+            f"{missing:,} labeled items are about traces not found in the traces read: they "
             "are exported without input, output or conversation"
         )
-    unit = {"openai": "chat records", "preference": "preference pairs"}.get(fmt, "items")
+    unit = {"openai": "chat record", "preference": "preference pair"}.get(fmt, "item")
     console.say(
-        f"wrote {written:,} {unit} to {target} from queue {args.queue!r} "
-        f"({len(golden):,} labeled items, {corrected:,} corrected outputs)"
+        f"wrote {plural(written, unit)} to {target} from queue {args.queue!r} "
+        f"({plural(len(golden), 'labeled item')}, {plural(corrected, 'corrected output')})"
     )
     for row in result.get("skipped", [])[:5]:
         console.say(f"  skipped {row['item_id']}: {row['reason']}")

@@ -13,6 +13,7 @@ from tracemark.cli._common import (
     Failure,
     HelpFormatter,
     existing_path,
+    plural,
     store_options,
     table,
 )
@@ -163,7 +164,7 @@ def _loaded_lines(loaded: Loaded) -> list[str]:
     ]
     q = loaded.traces.quarantine
     if q.height:
-        lines.append(f"{q.height:,} records could not be read (quarantined):")
+        lines.append(f"{plural(q.height, 'record')} could not be read (quarantined):")
         lines.extend(quarantine_lines(q))
     return lines
 

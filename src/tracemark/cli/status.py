@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from tracemark.cli._common import FAILURE, OK, Console, HelpFormatter, count, table
+from tracemark.cli._common import FAILURE, OK, Console, HelpFormatter, plural, table
 from tracemark.cli._traces import open_store
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ def _print(doc: dict[str, Any], console: Console) -> None:
         who = ", ".join(q["assigned_reviewers"]) if q["assigned_reviewers"] else "anyone"
         schema = ", ".join(q["schema"]) or "no schema yet"
         say(
-            f"    {q['reviewers_per_item']} reviewer(s) per item, reviewers: {who}; "
+            f"    {plural(q['reviewers_per_item'], 'reviewer')} per item, reviewers: {who}; "
             f"schema v{q['schema_version']}: {schema}"
         )
         if q["reviewers"]:
@@ -243,7 +243,7 @@ def _print(doc: dict[str, Any], console: Console) -> None:
         when = (
             f", latest v{d['latest']} at {last['time'][:19]} from {last['source']}" if last else ""
         )
-        say(f"  {d['name']}: {d['versions']} version(s), {count(d['rows'])} rows{when}")
+        say(f"  {d['name']}: {plural(d['versions'], 'version')}, {plural(d['rows'], 'row')}{when}")
     if not doc["datasets"]:
         say("  none")
     say()
@@ -252,7 +252,7 @@ def _print(doc: dict[str, Any], console: Console) -> None:
         last = a["last_run"] or {}
         when = (last.get("time") or "")[:19] or "never"
         say(
-            f"  {a['name']} → {a['destination']}: {a['runs']} run(s), "
+            f"  {a['name']} → {a['destination']}: {plural(a['runs'], 'run')}, "
             f"{a['routed_total']:,} routed in all; last run {when}"
             + (
                 f": routed {last.get('routed', 0):,} of {last.get('matched', 0):,} matched, "
