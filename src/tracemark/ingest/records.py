@@ -24,11 +24,10 @@ from typing import Any
 
 import orjson
 import polars as pl
-import pyarrow as pa
 
 from tracemark.ingest.messages import _is_map, display_text, display_text_with, fast_paths
 from tracemark.ingest.quarantine import Quarantine
-from tracemark.model import DOCUMENT_TYPE, MESSAGE_TYPE
+from tracemark.model import DOCUMENT_TYPE, MESSAGE_TYPE, TOOL_CALL_TYPE
 
 __all__ = [
     "Record",
@@ -327,36 +326,89 @@ def json_text(value: Any) -> str | None:
     return dumps(value).decode()
 
 
-_CALL_ARROW = pa.struct([(k, pa.string()) for k in ("id", "name", "arguments")])
-_MESSAGE_ARROW = pa.list_(
-    pa.struct(
-        [
-            *((k, pa.string()) for k in ("role", "content", "name", "tool_call_id")),
-            ("tool_calls", pa.list_(_CALL_ARROW)),
-        ]
-    )
-)
-_DOCUMENT_ARROW = pa.list_(
-    pa.struct(
-        [
-            ("id", pa.string()),
-            ("content", pa.string()),
-            ("score", pa.float64()),
-            ("metadata", pa.string()),
-        ]
-    )
-)
-
-
 def message_series(name: str, values: list[Any]) -> pl.Series:
-    """A column of canonical message lists (None where there are none), converted by Arrow in
-    one call (constructing nested structs row by row in Polars is far slower)."""
-    return pl.Series(name, pa.array(values, type=_MESSAGE_ARROW)).cast(pl.List(MESSAGE_TYPE))
+    """A column of canonical message lists (None where there are none).
+
+    Built from flat columns by Polars (``pa.array`` on Python objects imports pandas and
+    ``pyarrow.compute`` on first use, half a second; building nested values in Polars from
+    Python objects is slower still)."""
+    owners: list[int] = []
+    flat: list[dict[str, Any]] = []
+    empty: list[int] = []
+    for i, msgs in enumerate(values):
+        if msgs:
+            flat.extend(msgs)
+            owners.extend([i] * len(msgs))
+        elif msgs is not None:
+            empty.append(i)
+    columns = {k: [m.get(k) for m in flat] for k in ("role", "content", "name", "tool_call_id")}
+    call_owners: list[int] = []
+    calls: list[dict[str, Any]] = []
+    no_calls: list[int] = []
+    for k, m in enumerate(flat):
+        found = m.get("tool_calls")
+        if found:
+            calls.extend(found)
+            call_owners.extend([k] * len(found))
+        elif found is not None:
+            no_calls.append(k)
+    tool_calls = _lists(
+        {k: [c.get(k) for c in calls] for k in ("id", "name", "arguments")},
+        call_owners,
+        no_calls,
+        len(flat),
+        TOOL_CALL_TYPE,
+    )
+    return _lists(
+        columns | {"tool_calls": tool_calls}, owners, empty, len(values), MESSAGE_TYPE
+    ).alias(name)
 
 
 def document_series(name: str, values: list[Any]) -> pl.Series:
-    """A column of canonical document lists (None where there are none), through Arrow."""
-    return pl.Series(name, pa.array(values, type=_DOCUMENT_ARROW)).cast(pl.List(DOCUMENT_TYPE))
+    """A column of canonical document lists (None where there are none)."""
+    owners: list[int] = []
+    flat: list[dict[str, Any]] = []
+    empty: list[int] = []
+    for i, docs in enumerate(values):
+        if docs:
+            flat.extend(docs)
+            owners.extend([i] * len(docs))
+        elif docs is not None:
+            empty.append(i)
+    columns = {k: [d.get(k) for d in flat] for k in ("id", "content", "score", "metadata")}
+    return _lists(columns, owners, empty, len(values), DOCUMENT_TYPE).alias(name)
+
+
+def _lists(
+    columns: Mapping[str, list[Any] | pl.Series],
+    owners: list[int],
+    empty: list[int],
+    n: int,
+    item_type: pl.Struct,
+) -> pl.Series:
+    """A List(``item_type``) column of ``n`` rows from flat items: ``columns`` holds the
+    items' fields, ``owners`` the row of each item (ascending), ``empty`` the rows holding an
+    empty list; the other rows are null."""
+    fields = item_type.to_schema()
+    items = pl.DataFrame(
+        [
+            v.alias(k) if isinstance(v, pl.Series) else pl.Series(k, v, dtype=fields[k])
+            for k, v in columns.items()
+        ]
+        + [pl.Series("_owner", owners, dtype=pl.Int64)]
+    )
+    grouped = items.group_by("_owner", maintain_order=True).agg(
+        pl.struct(list(fields)).alias("_items")
+    )
+    lists = grouped.get_column("_items").cast(pl.List(item_type))
+    where: list[int | None] = [None] * n
+    for position, row in enumerate(grouped.get_column("_owner").to_list()):
+        where[row] = position
+    if empty:
+        lists = pl.concat([lists, pl.Series([[]], dtype=pl.List(item_type))])
+        for row in empty:
+            where[row] = lists.len() - 1
+    return lists.gather(pl.Series(where, dtype=pl.UInt32))
 
 
 def quarantine_rows(
