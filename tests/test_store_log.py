@@ -228,3 +228,29 @@ def test_single_bit_flips_are_detected_everywhere_in_a_line(tmp_path: Path) -> N
         got = read_log(tmp_path, SCHEMA)
         assert got.events.height == 0, (pos, bit, bytes(data))
         assert got.problems.height >= 1
+
+
+def test_reading_in_blocks_smaller_than_a_line(tmp_path: Path, monkeypatch) -> None:
+    import tracemark.store.log as log_module
+
+    log = EventLog(tmp_path, "w")
+    for i in range(20):
+        log.append({"kind": "add", "item": f"t{i}" * (i + 1)})
+    log.close()
+    with open(tmp_path / "w.jsonl", "ab") as f:
+        f.write(b'{"kind":"add","item":"half')  # a write in progress
+    expected = [f"t{i}" * (i + 1) for i in range(20)]
+    for chunk in (50, 151, 1000, 1 << 20):
+        monkeypatch.setattr(log_module, "_READ_CHUNK", chunk)
+        got = read_log(tmp_path, SCHEMA)
+        assert got.events.get_column("item").to_list() == expected, chunk
+        assert got.events.get_column("_line").to_list() == list(range(1, 21))
+        assert got.problems.height == 1 and "incomplete last line" in got.problems.item(0, "reason")
+    reader = LogReader(tmp_path, SCHEMA)
+    monkeypatch.setattr(log_module, "_READ_CHUNK", 64)
+    assert reader.refresh().height == 20
+    with open(tmp_path / "w.jsonl", "ab") as f:
+        f.write(b"\n")  # the partial line ends: it is torn, reported, never used
+    EventLog(tmp_path, "w").append({"kind": "add", "item": "late"})
+    assert reader.refresh().get_column("item").to_list() == ["late"]
+    assert any("torn" in r for r in reader.problems.get_column("reason"))

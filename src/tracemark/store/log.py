@@ -94,7 +94,7 @@ _HEX_POW = (16 ** np.arange(7, -1, -1)).astype(np.int64)
 _HEX = np.full(256, 255, np.uint8)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX[_c] = _i
-_READ_CHUNK = 16 << 20  # bytes parsed at a time (bounds memory on big logs)
+_READ_CHUNK = 64 << 20  # bytes parsed at a time (bounds memory on big logs)
 _PROGRESS_BYTES = 64 << 20  # show a progress bar when more than this is to be read
 _RAW_PREVIEW = 500
 
@@ -380,24 +380,29 @@ class LogReader:
         stem = name[: -len(".jsonl")]
         state.tail = []
         frames: list[pl.DataFrame] = []
+        carry = b""
         with open(path, "rb") as f:
-            f.seek(state.offset)
-            remaining = size - state.offset
-            carry = b""
-            while remaining > 0:
-                block = f.read(min(_READ_CHUNK, remaining))
-                if not block:
-                    break
-                if bar is not None:
-                    bar.update(len(block))
-                remaining -= len(block)
-                data = carry + block
-                cut = data.rfind(b"\n") + 1
+            while state.offset < size:
+                # Read whole lines only (no copy when the block ends at a newline, as the last
+                # block of a file does); a partial line is read again with the next block.
+                f.seek(state.offset)
+                want = min(_READ_CHUNK, size - state.offset)
+                block = f.read(want)
+                cut = block.rfind(b"\n") + 1
                 if cut == 0:
-                    carry = data
-                    continue
-                carry = data[cut:]
-                frames.append(self._parse(stem, state, data[:cut]))
+                    if len(block) < size - state.offset:  # one line longer than a block
+                        block += f.read(size - state.offset - len(block))
+                        cut = block.rfind(b"\n") + 1
+                    if cut == 0:
+                        carry = block
+                        break
+                if bar is not None:
+                    bar.update(cut)
+                if cut < len(block) and state.offset + len(block) >= size:
+                    carry = block[cut:]  # the file ends with a line still being written
+                frames.append(self._parse(stem, state, block if cut == len(block) else block[:cut]))
+        if bar is not None and carry:
+            bar.update(len(carry))
         if carry:
             state.tail.append(
                 _problem(
