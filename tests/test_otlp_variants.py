@@ -237,3 +237,17 @@ def test_large_file_in_many_chunks_keeps_order_and_line_numbers(tmp_path) -> Non
     assert traces.spans["trace_id"].to_list()[::3] == [f"{i:032x}" for i in range(300) if i != 150]
     assert traces.quarantine["position"].to_list() == ["line 151"]
     assert traces.spans.filter(pl.col("parent_id").is_null()).height == 299
+
+
+def test_json_lines_under_a_json_suffix_and_a_byte_order_mark(tmp_path) -> None:
+    requests = _requests()
+    body = "\n".join(json.dumps(r) for r in requests).encode() + b"\n"
+    lines = tmp_path / "lines.json"
+    lines.write_bytes(body)
+    _check(tm.load(lines))
+    marked = tmp_path / "marked.jsonl"
+    marked.write_bytes(b"\xef\xbb\xbf" + body)
+    _check(tm.load_otlp(marked))
+    pretty = tmp_path / "marked.json"
+    pretty.write_bytes(b"\xef\xbb\xbf" + json.dumps(requests, indent=2).encode())
+    _check(tm.load_otlp(pretty))

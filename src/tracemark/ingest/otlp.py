@@ -29,7 +29,7 @@ import orjson
 import polars as pl
 
 from tracemark.ingest.otlp_chunk import EVAL_COLUMNS, SPAN_COLUMNS, ChunkRows, read_chunk
-from tracemark.ingest.otlp_decode import Chunk, file_chunks
+from tracemark.ingest.otlp_decode import BOM, Chunk, file_chunks
 from tracemark.ingest.quarantine import Quarantine
 from tracemark.ingest.registry import Format, Sample, register
 from tracemark.model import Traces, span_problems
@@ -80,22 +80,24 @@ def _objects_part(source: str, unit: str, values: list[Any], chunk_bytes: int) -
 
 
 def _file_part(path: Path, chunk_bytes: int) -> _Part:
-    """A JSON Lines file as chunks; a JSON document (one request or a list) as records."""
-    suffix = path.suffix.lower()
-    if suffix not in (".jsonl", ".ndjson"):
+    """A JSON Lines file as chunks; a JSON document (one request or a list) as records.
+
+    ``.jsonl`` / ``.ndjson`` are JSON Lines; another file is JSON Lines when its first line
+    is a whole JSON object, else it is read as one JSON document (falling back to lines
+    when it is not valid JSON, so each broken line is quarantined on its own)."""
+    if path.suffix.lower() not in (".jsonl", ".ndjson"):
         with path.open("rb") as fh:
-            head = fh.read(1 << 16)
-        first = head.lstrip()[:1]
-        one_line = True
+            line = fh.readline().removeprefix(BOM)
+        first = line.lstrip()[:1]
+        whole_line = False
         if first == b"{":
-            line = head.split(b"\n", 1)[0]
             try:
-                orjson.loads(line)
+                whole_line = isinstance(orjson.loads(line), dict)
             except orjson.JSONDecodeError:
-                one_line = False  # a pretty-printed document (or a broken first line)
-        if first == b"[" or not one_line:
+                whole_line = False  # a pretty-printed document (or a broken first line)
+        if first in (b"{", b"[") and not whole_line:
             try:
-                document = orjson.loads(path.read_bytes())
+                document = orjson.loads(path.read_bytes().removeprefix(BOM))
             except orjson.JSONDecodeError:
                 document = None
             if isinstance(document, list):

@@ -20,6 +20,7 @@ import polars as pl
 import pyarrow as pa
 
 __all__ = [
+    "BOM",
     "Chunk",
     "DecodedChunk",
     "decode_chunk",
@@ -49,6 +50,8 @@ SNAKE = {
     "arrayValue": "array_value",
     "kvlistValue": "kvlist_value",
 }
+#: A UTF-8 byte order mark, dropped at the start of a file.
+BOM = b"\xef\xbb\xbf"
 INVALID_SCHEMA = {"_line": pl.UInt32, "reason": pl.String, "raw": pl.String}
 #: An empty struct: decoding any object into it keeps only that the object was there.
 OPAQUE = pl.List(pl.Struct({}))
@@ -168,6 +171,8 @@ def file_chunks(path: Path, chunk_bytes: int) -> Iterator[Chunk]:
     line = 1
     carry = b""
     with path.open("rb") as fh:
+        if fh.read(len(BOM)) != BOM:
+            fh.seek(0)
         while True:
             block = fh.read(chunk_bytes)
             if not block:

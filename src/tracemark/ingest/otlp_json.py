@@ -135,15 +135,17 @@ def _python_json(values: pl.Series) -> pl.Series:
     )
 
 
-def _quoted(text: pl.Expr, plain: bool) -> pl.Expr:
-    """The JSON string literal of ``text``; ``plain`` promises no character needs escaping."""
-    if plain:
-        return pl.concat_str(pl.lit('"'), text, pl.lit('"'))
-    return json_string(text)
-
-
-def _needs_escape(values: pl.Series) -> bool:
-    return bool(values.str.contains(r'["\\\x00-\x1f]').any())
+def _quote_strings(values: pl.Series) -> pl.Series:
+    """JSON string literals of ``values``: quotes added directly where no character needs
+    escaping, ``json_string`` on the rest only."""
+    frame = values.rename("v").to_frame()
+    escape = frame.select(pl.col("v").str.contains(r'["\\\x00-\x1f]')).to_series()
+    quoted = frame.select(pl.concat_str(pl.lit('"'), pl.col("v"), pl.lit('"'))).to_series()
+    mask = escape.fill_null(False)
+    if mask.any():
+        escaped = frame.filter(mask).select(json_string(pl.col("v"))).to_series()
+        quoted = put_rows(quoted, mask, escaped)
+    return quoted
 
 
 def _double_json(num: pl.Expr, raw: pl.Expr) -> pl.Expr:
@@ -166,42 +168,50 @@ def members_json(long: LongAttributes, index: str) -> pl.DataFrame:
     flat = long.flat
     if not flat.height:
         return pl.DataFrame(schema={index: flat.schema[index], "members": pl.String})
-    kind = pl.col("kind")
-    plain = not _needs_escape(flat.get_column("s")) and not _needs_escape(flat.get_column("y"))
-    v = flat.select(
-        pl.when(kind == STRING)
-        .then(_quoted(pl.col("s"), plain))
-        .when(kind == BYTES)
-        .then(_quoted(pl.col("y"), plain))
-        .when(kind == INT)
-        .then(integer(pl.col("i")).cast(pl.String).fill_null("null"))
-        .when(kind == BOOL)
-        .then(pl.when(pl.col("b")).then(pl.lit("true")).otherwise(pl.lit("false")))
-        .when(kind == DOUBLE)
-        .then(_double_json(double(pl.col("d")), pl.col("d")))
-        .when(kind == NONE)
-        .then(pl.lit("null"))
-    ).to_series()
-    nested = flat.get_column("kind") >= ARRAY
-    if nested.any():
-        sub = long.nested
-        value = pl.col("value")
-        simple = sub.select((value_kind(value) == ARRAY) & scalar_items(value)).to_series()
-        nested_texts = sub.select(pl.when(simple).then(array_json(value))).to_series()
-        if not simple.all():
-            deep = ~simple
-            nested_texts = put_rows(
-                nested_texts, deep, _python_json(sub.get_column("value").filter(deep))
-            )
-        v = put_rows(v, nested, nested_texts)
-    keys = flat.get_column("key")
+    kinds = flat.get_column("kind")
+    # strings (most values) with one expression, the other kinds on their own rows
+    v = _quote_strings(flat.get_column("s"))
+    others = kinds != STRING
+    if others.any():
+        kind = pl.col("kind")
+        rows = flat.filter(others)
+        texts = rows.select(
+            pl.when(kind == BYTES)
+            .then(pl.lit(None, pl.String))
+            .when(kind == INT)
+            .then(integer(pl.col("i")).cast(pl.String).fill_null("null"))
+            .when(kind == BOOL)
+            .then(pl.when(pl.col("b")).then(pl.lit("true")).otherwise(pl.lit("false")))
+            .when(kind == DOUBLE)
+            .then(_double_json(double(pl.col("d")), pl.col("d")))
+            .when(kind == NONE)
+            .then(pl.lit("null"))
+        ).to_series()
+        other_kinds = rows.get_column("kind")
+        is_bytes = other_kinds == BYTES
+        if is_bytes.any():
+            texts = put_rows(texts, is_bytes, _quote_strings(rows.get_column("y").filter(is_bytes)))
+        nested = other_kinds >= ARRAY
+        if nested.any():
+            texts = put_rows(texts, nested, _nested_json(long.nested))
+        v = put_rows(v, others, texts)
     return (
         flat.select(
             index,
-            m=pl.concat_str(
-                _quoted(pl.col("key"), not _needs_escape(keys)), pl.lit(":"), pl.lit(v)
-            ),
+            m=pl.concat_str(pl.lit(_quote_strings(flat.get_column("key"))), pl.lit(":"), pl.lit(v)),
         )
         .group_by(index, maintain_order=True)
         .agg(members=pl.col("m").str.join(","))
     )
+
+
+def _nested_json(nested: pl.DataFrame) -> pl.Series:
+    """JSON text of the arrays and key-value lists (in ``_a`` order): arrays of scalars with
+    expressions, anything deeper through the reference conversion."""
+    value = pl.col("value")
+    simple = nested.select((value_kind(value) == ARRAY) & scalar_items(value)).to_series()
+    texts = nested.select(pl.when(simple).then(array_json(value))).to_series()
+    if not simple.all():
+        deep = ~simple
+        texts = put_rows(texts, deep, _python_json(nested.get_column("value").filter(deep)))
+    return texts
