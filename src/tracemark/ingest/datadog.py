@@ -47,6 +47,7 @@ from tracemark.ingest.records import (
     documents_from,
     dumps,
     epoch_to_time,
+    gc_paused,
     json_text,
     message_series,
     messages_text,
@@ -453,10 +454,11 @@ def load_datadog(source: Any, *, strict: bool = False) -> Traces:
     ``quarantine`` with a reason; ``strict=True`` raises
     :class:`~tracemark.ingest.IngestError` instead."""
     quarantine = Quarantine(strict=strict)
-    span_records, metric_records = _gather(source, quarantine)
-    spans = _spans(span_records, quarantine)
-    evaluations = _evaluations(metric_records, spans, quarantine)
-    return Traces(spans, evaluations, quarantine.frame())
+    with gc_paused():
+        span_records, metric_records = _gather(source, quarantine)
+        spans = _spans(span_records, quarantine)
+        evaluations = _evaluations(metric_records, spans, quarantine)
+        return Traces(spans, evaluations, quarantine.frame())
 
 
 def _read(source: Any, *, strict: bool = False, **options: Any) -> Traces:

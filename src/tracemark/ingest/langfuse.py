@@ -46,6 +46,7 @@ from tracemark.ingest.records import (
     document_series,
     documents_from,
     dumps,
+    gc_paused,
     iso_to_time,
     json_text,
     message_series,
@@ -523,18 +524,19 @@ def load_langfuse(source: Any, *, strict: bool = False) -> Traces:
     accepted) into :class:`~tracemark.model.Traces`. Unreadable records go to ``quarantine``
     with a reason; ``strict=True`` raises :class:`~tracemark.ingest.IngestError` instead."""
     quarantine = Quarantine(strict=strict)
-    traces, observations, scores = _gather(source, quarantine)
-    spans = _observation_spans(observations, quarantine)
-    roots = _trace_spans(traces, spans, quarantine)
-    if roots.height:
-        known = roots.select("trace_id", _root=pl.col("span_id"))
-        spans = (
-            spans.join(known, on="trace_id", how="left")
-            .with_columns(parent_id=pl.coalesce("parent_id", "_root"))
-            .drop("_root")
-        )
-        spans = pl.concat([roots, spans], how="diagonal_relaxed")
-    return Traces(spans, _evaluations(scores, quarantine), quarantine.frame())
+    with gc_paused():
+        traces, observations, scores = _gather(source, quarantine)
+        spans = _observation_spans(observations, quarantine)
+        roots = _trace_spans(traces, spans, quarantine)
+        if roots.height:
+            known = roots.select("trace_id", _root=pl.col("span_id"))
+            spans = (
+                spans.join(known, on="trace_id", how="left")
+                .with_columns(parent_id=pl.coalesce("parent_id", "_root"))
+                .drop("_root")
+            )
+            spans = pl.concat([roots, spans], how="diagonal_relaxed")
+        return Traces(spans, _evaluations(scores, quarantine), quarantine.frame())
 
 
 def _read(source: Any, *, strict: bool = False, **options: Any) -> Traces:

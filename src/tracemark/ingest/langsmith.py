@@ -48,6 +48,7 @@ from tracemark.ingest.records import (
     decode,
     document_series,
     dumps,
+    gc_paused,
     iso_to_time,
     json_text,
     message_series,
@@ -562,14 +563,15 @@ def load_langsmith(source: Any, *, strict: bool = False) -> Traces:
     into :class:`~tracemark.model.Traces`. Unreadable records go to ``quarantine`` with a
     reason; ``strict=True`` raises :class:`~tracemark.ingest.IngestError` instead."""
     quarantine = Quarantine(strict=strict)
-    runs, feedback = _gather(source, quarantine)
-    spans = _spans(runs, quarantine)
-    evaluations = _feedback(feedback, spans, quarantine)
-    stats = _stats_evaluations(spans, evaluations)
-    if stats.height:
-        evaluations = pl.concat([evaluations, stats], how="diagonal_relaxed")
-    spans = spans.drop("_stats", "_source", "_position")
-    return Traces(spans, evaluations, quarantine.frame())
+    with gc_paused():
+        runs, feedback = _gather(source, quarantine)
+        spans = _spans(runs, quarantine)
+        evaluations = _feedback(feedback, spans, quarantine)
+        stats = _stats_evaluations(spans, evaluations)
+        if stats.height:
+            evaluations = pl.concat([evaluations, stats], how="diagonal_relaxed")
+        spans = spans.drop("_stats", "_source", "_position")
+        return Traces(spans, evaluations, quarantine.frame())
 
 
 def _read(source: Any, *, strict: bool = False, **options: Any) -> Traces:
