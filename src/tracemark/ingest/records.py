@@ -297,8 +297,15 @@ def _parse_time(text: pl.Expr) -> pl.Expr:
     aware = text.str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ns", time_zone="UTC"
     )
-    naive = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ns")
-    return pl.coalesce(aware, naive.dt.replace_time_zone("UTC"), epoch_to_time(text))
+    # Text ending in an offset is no naive time, and only text that starts like a number can
+    # be an epoch: the other parses see just the rest (the same results, a third of the work).
+    naive = (
+        pl.when(~text.str.contains(r"[+-]\d\d:\d\d$"))
+        .then(text)
+        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ns")
+    )
+    number = pl.when(text.str.contains(r"^[+-]?[0-9.]")).then(text)
+    return pl.coalesce(aware, naive.dt.replace_time_zone("UTC"), epoch_to_time(number))
 
 
 def epoch_to_time(text: pl.Expr) -> pl.Expr:
