@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 import polars as pl
+from tqdm.auto import tqdm
 
 from tracemark.ingest.otlp_chunk import EVAL_COLUMNS, SPAN_COLUMNS, ChunkRows, read_chunk
 from tracemark.ingest.otlp_decode import BOM, Chunk, file_chunks
@@ -47,11 +48,13 @@ class TraceStructureWarning(UserWarning):
 
 @dataclass
 class _Part:
-    """Chunks of one source and how their positions read (``line`` / ``item`` / ...)."""
+    """Chunks of one source, how their positions read (``line`` / ``item`` / ...), and the
+    source's size in bytes (for progress)."""
 
     source: str
     unit: str
     chunks: Iterator[Chunk]
+    size: int = 0
 
 
 def _is_json_text(value: Any) -> bool:
@@ -104,7 +107,7 @@ def _file_part(path: Path, chunk_bytes: int) -> _Part:
                 return _objects_part(str(path), "item", document, chunk_bytes)
             if isinstance(document, Mapping):
                 return _objects_part(str(path), "document", [document], chunk_bytes)
-    return _Part(str(path), "line", file_chunks(path, chunk_bytes))
+    return _Part(str(path), "line", file_chunks(path, chunk_bytes), path.stat().st_size)
 
 
 def _expand(path: Path) -> list[Path]:
@@ -156,36 +159,48 @@ def _read_parts(
     spans: list[pl.DataFrame] = []
     evals: list[pl.DataFrame] = []
     strict = quarantine.strict
+    total = sum(p.size for p in parts)
+    # a byte count progress bar for large inputs (silent when not a terminal)
+    bar = tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        desc="OTLP",
+        disable=None if total > 64 << 20 else True,
+    )
 
-    def collect(result: tuple[ChunkRows, pl.DataFrame], source: str) -> None:
+    def collect(result: tuple[ChunkRows, pl.DataFrame], source: str, size: int) -> None:
         rows, bad = result
         spans.append(rows.spans.with_columns(_source=pl.lit(source)))
         evals.append(rows.evaluations.with_columns(_source=pl.lit(source)))
         quarantine.add_frame(bad)
+        bar.update(size)
 
     def read(chunk: Chunk, unit: str) -> tuple[ChunkRows, pl.DataFrame]:
         return read_chunk(chunk, unit, reference=reference, strict=strict)
 
-    if workers <= 1:
-        for part in parts:
-            for chunk in part.chunks:
-                collect(read(chunk, part.unit), part.source)
-        return spans, evals
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp") as pool:
-        pending: list[tuple[Future[tuple[ChunkRows, pl.DataFrame]], str]] = []
-        try:
+    with bar:
+        if workers <= 1:
             for part in parts:
                 for chunk in part.chunks:
-                    pending.append((pool.submit(read, chunk, part.unit), part.source))
-                    while len(pending) > workers:  # bound the chunks held in memory
-                        future, source = pending.pop(0)
-                        collect(future.result(), source)
-            for future, source in pending:
-                collect(future.result(), source)
-        except BaseException:
-            for future, _ in pending:
-                future.cancel()
-            raise
+                    collect(read(chunk, part.unit), part.source, len(chunk.data))
+            return spans, evals
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp") as pool:
+            pending: list[tuple[Future[tuple[ChunkRows, pl.DataFrame]], str, int]] = []
+            try:
+                for part in parts:
+                    for chunk in part.chunks:
+                        future = pool.submit(read, chunk, part.unit)
+                        pending.append((future, part.source, len(chunk.data)))
+                        while len(pending) > workers:  # bound the chunks held in memory
+                            done, source, size = pending.pop(0)
+                            collect(done.result(), source, size)
+                for done, source, size in pending:
+                    collect(done.result(), source, size)
+            except BaseException:
+                for future, _, _ in pending:
+                    future.cancel()
+                raise
     return spans, evals
 
 
