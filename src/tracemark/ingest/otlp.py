@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from tracemark.ingest.otlp_chunk import EVAL_COLUMNS, SPAN_COLUMNS, ChunkRows, read_chunk
 from tracemark.ingest.otlp_decode import BOM, Chunk, file_chunks
 from tracemark.ingest.quarantine import Quarantine
+from tracemark.ingest.records import gc_paused
 from tracemark.ingest.registry import Format, Sample, register
 from tracemark.model import Traces, span_problems
 
@@ -281,8 +282,9 @@ def load_otlp(
     """
     quarantine = Quarantine(strict=strict)
     workers = workers if workers is not None else max(1, min(2, os.cpu_count() or 1))
-    parts = _parts(source, chunk_bytes)
-    span_parts, eval_parts = _read_parts(parts, quarantine, workers, reference)
+    with gc_paused():
+        parts = _parts(source, chunk_bytes)
+        span_parts, eval_parts = _read_parts(parts, quarantine, workers, reference)
     spans = (
         pl.concat(span_parts, how="vertical")
         if span_parts
