@@ -158,3 +158,21 @@ def test_empty_inputs_load_as_empty_traces(tmp_path) -> None:
         tm.load_otlp(tmp_path / "missing.jsonl")
     with pytest.raises(TypeError):
         tm.load_otlp(42)
+
+
+def test_a_span_the_attribute_mapping_cannot_read_is_quarantined(tmp_path) -> None:
+    infinite = span(TRACE, "00000000000000aa", name="infinite tokens")
+    infinite["attributes"] = [
+        {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+        {"key": "gen_ai.usage.input_tokens", "value": {"doubleValue": "Infinity"}},
+    ]
+    path = write_jsonl(
+        tmp_path / "inf.jsonl", [request([span(TRACE, "00000000000000ab"), infinite])]
+    )
+    fast, ref = load_both(path)
+    assert fast.spans["span_id"].to_list() == ref.spans["span_id"].to_list() == ["00000000000000ab"]
+    for traces in (fast, ref):
+        (row,) = traces.quarantine.to_dicts()
+        assert row["position"] == "line 1, resourceSpans[0].scopeSpans[0].spans[1]"
+        assert row["reason"].startswith("attributes could not be mapped: OverflowError")
+        assert json.loads(row["raw"])["name"] == "infinite tokens"

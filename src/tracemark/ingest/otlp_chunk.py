@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import polars as pl
 
 from tracemark.ingest.otlp_decode import Chunk, DecodedChunk, decode_chunk, split_lines
@@ -259,11 +258,18 @@ def _reference_fields(
         try:
             fields = span_fields(attributes_dict(attrs.get(row, [])), events.get(row, []))
         except Exception as exc:  # a mapping bug must not lose the span: quarantine it
+            raw = (
+                frames.spans.filter(pl.col("_row") == row)
+                .select(pl.struct(pl.all().exclude("_row", "_line", "_i", "_j", "_k", "_scope")))
+                .to_series()
+                .struct.json_encode()
+                .item()
+            )
             quarantine.add(
                 source,
                 positions[row],
                 f"attributes could not be mapped: {type(exc).__name__}: {exc}",
-                orjson.dumps(attrs.get(row, []), default=str).decode(),
+                raw,
             )
             failed.append(row)
             continue

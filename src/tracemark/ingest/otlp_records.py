@@ -369,7 +369,12 @@ def _span_row(
     raw_events = span.get("events")
     events = [_event(e) for e in (raw_events if isinstance(raw_events, list) else [])]
     status, message = status_of(span.get("status"))
-    fields = span_fields(attributes, events)
+    try:
+        fields = span_fields(attributes, events)
+    except Exception as exc:  # a mapping bug must not lose the span: quarantine it
+        reason = f"attributes could not be mapped: {type(exc).__name__}: {exc}"
+        quarantine.add(source, where, reason, _raw(span))
+        return None
     return {
         "trace_id": trace_id,
         "span_id": span_id,
