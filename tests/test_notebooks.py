@@ -10,6 +10,9 @@
   and widgets are there, and the store shows that the re-run routed nothing twice and wrote no
   new dataset version.
 - Neither pass leaves a file in the repository.
+
+By hand: ``TRACEMARK_STORE=$(mktemp -d)/store .venv/bin/python -m pytest --nbval-lax notebooks``
+(without TRACEMARK_STORE the notebooks use ``demo-store/``, the store of ``make lab``).
 """
 
 from __future__ import annotations
