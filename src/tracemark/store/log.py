@@ -34,8 +34,9 @@ import operator
 import os
 import time
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
@@ -94,7 +95,7 @@ _HEX_POW = (16 ** np.arange(7, -1, -1)).astype(np.int64)
 _HEX = np.full(256, 255, np.uint8)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX[_c] = _i
-_READ_CHUNK = 64 << 20  # bytes parsed at a time (bounds memory on big logs)
+_READ_CHUNK = 32 << 20  # bytes parsed at a time (bounds memory on big logs)
 _PROGRESS_BYTES = 64 << 20  # show a progress bar when more than this is to be read
 _RAW_PREVIEW = 500
 
@@ -337,7 +338,6 @@ class LogReader:
             self._problems.clear()
             self._events = None
             self.reset = True
-        new: list[pl.DataFrame] = []
         todo = sum(
             st.st_size - self._files[name].offset if name in self._files else st.st_size
             for name, st in current.items()
@@ -347,14 +347,34 @@ class LogReader:
             if todo > _PROGRESS_BYTES
             else None
         )
+        work: list[tuple[str, _FileState, int]] = []
         for name, st in current.items():
             state = self._files.setdefault(name, _FileState(inode=st.st_ino))
             if st.st_size > state.offset or state.tail:
-                frame = self._read_file(name, state, st.st_size, bar)
-                if frame.height:
-                    new.append(frame)
+                state.tail = []
+                work.append((name, state, st.st_size))
+        frames: dict[str, list[pl.DataFrame]] = {name: [] for name, _, _ in work}
+        carries: dict[str, bytes] = {}
+        # Blocks are parsed by a pool of threads (Polars parses a buffer on one core, without
+        # the GIL) a few blocks ahead, while this thread verifies them in order.
+        pool, ahead = _parser()
+        window: deque[tuple[str, _FileState, bytes, Future[pl.DataFrame]]] = deque()
+        for name, state, size in work:
+            for data, carry in self._blocks(name, state.offset, size):
+                if carry:
+                    carries[name] = data
+                    continue
+                future = pool.submit(self._read_ndjson, data, with_checksum=True)
+                window.append((name, state, data, future))
+                while len(window) > ahead:
+                    self._take(window.popleft(), frames, bar)
+        while window:
+            self._take(window.popleft(), frames, bar)
         if bar is not None:
             bar.close()
+        new = [
+            self._settle(name, state, frames[name], carries.get(name)) for name, state, _ in work
+        ]
         out = self._concat(new)
         if out.height and self._keep:
             self._parts.append(out)
@@ -375,34 +395,45 @@ class LogReader:
         frame = pl.DataFrame(schema=schema)
         return self._finish(frame, "", np.zeros(0, np.int64))
 
-    def _read_file(self, name: str, state: _FileState, size: int, bar: Any = None) -> pl.DataFrame:
-        path = self.directory / name
-        stem = name[: -len(".jsonl")]
-        state.tail = []
-        frames: list[pl.DataFrame] = []
-        carry = b""
-        with open(path, "rb") as f:
-            while state.offset < size:
-                # Read whole lines only (no copy when the block ends at a newline, as the last
-                # block of a file does); a partial line is read again with the next block.
-                f.seek(state.offset)
-                want = min(_READ_CHUNK, size - state.offset)
-                block = f.read(want)
+    def _blocks(self, name: str, offset: int, size: int) -> Iterator[tuple[bytes, bool]]:
+        """Blocks of whole lines of file ``name`` from ``offset`` to ``size``, as
+        ``(data, False)``; a last line still being written comes as ``(rest, True)``."""
+        with open(self.directory / name, "rb") as f:
+            pos = offset
+            while pos < size:
+                # No copy when a block ends at a newline, as the last one of a file does; a
+                # partial line is read again with the next block.
+                f.seek(pos)
+                block = f.read(min(_READ_CHUNK, size - pos))
                 cut = block.rfind(b"\n") + 1
+                if cut == 0 and len(block) < size - pos:  # one line longer than a block
+                    block += f.read(size - pos - len(block))
+                    cut = block.rfind(b"\n") + 1
                 if cut == 0:
-                    if len(block) < size - state.offset:  # one line longer than a block
-                        block += f.read(size - state.offset - len(block))
-                        cut = block.rfind(b"\n") + 1
-                    if cut == 0:
-                        carry = block
-                        break
-                if bar is not None:
-                    bar.update(cut)
-                if cut < len(block) and state.offset + len(block) >= size:
-                    carry = block[cut:]  # the file ends with a line still being written
-                frames.append(self._parse(stem, state, block if cut == len(block) else block[:cut]))
-        if bar is not None and carry:
-            bar.update(len(carry))
+                    yield block, True
+                    return
+                yield (block if cut == len(block) else block[:cut]), False
+                if cut < len(block) and pos + len(block) >= size:
+                    yield block[cut:], True
+                    return
+                pos += cut
+
+    def _take(
+        self,
+        job: tuple[str, _FileState, bytes, Future[pl.DataFrame]],
+        frames: dict[str, list[pl.DataFrame]],
+        bar: Any,
+    ) -> None:
+        name, state, data, future = job
+        frames[name].append(self._parse(name[: -len(".jsonl")], state, data, future))
+        if bar is not None:
+            bar.update(len(data))
+
+    def _settle(
+        self, name: str, state: _FileState, frames: list[pl.DataFrame], carry: bytes | None
+    ) -> pl.DataFrame:
+        """After a file's new blocks: report a last line still open, and settle batches."""
+        stem = name[: -len(".jsonl")]
         if carry:
             state.tail.append(
                 _problem(
@@ -420,7 +451,9 @@ class LogReader:
             state.pending = None
         return self._settle_batches(stem, state, rows)
 
-    def _parse(self, stem: str, state: _FileState, data: bytes) -> pl.DataFrame:
+    def _parse(
+        self, stem: str, state: _FileState, data: bytes, future: Future[pl.DataFrame]
+    ) -> pl.DataFrame:
         """Verify and parse ``data`` (whole lines) of one file; record the bad lines.
 
         Fast path (every line intact): parse everything at once with its ``checksum`` field and
@@ -428,8 +461,7 @@ class LogReader:
         not JSON, an empty line, a mismatch) takes the careful path, which checks each line's
         shape before parsing only the verified ones. An unverified parse is never used.
         """
-        # Polars parses (without the GIL) while this thread splits lines and computes CRCs.
-        future = _parser().submit(self._read_ndjson, data, with_checksum=True)
+        # ``future`` is the speculative parse (another thread); here: lines and CRCs.
         lines = data.split(b"\n")
         lines.pop()  # after the final newline
         n = len(lines)
@@ -580,15 +612,18 @@ class LogReader:
         return rows.filter(~short)
 
 
-_PARSER: tuple[int, ThreadPoolExecutor] | None = None
+_PARSER: tuple[int, ThreadPoolExecutor, int] | None = None
 
 
-def _parser() -> ThreadPoolExecutor:
-    """One background thread per process for speculative parsing (made again after a fork)."""
+def _parser() -> tuple[ThreadPoolExecutor, int]:
+    """Threads for speculative parsing, one per core Polars uses (made again after a fork),
+    and how many blocks to keep in flight."""
     global _PARSER
     if _PARSER is None or _PARSER[0] != os.getpid():
-        _PARSER = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="tracemark-parse"))
-    return _PARSER[1]
+        workers = max(1, min(8, pl.thread_pool_size()))
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="tracemark-parse")
+        _PARSER = (os.getpid(), pool, workers)
+    return _PARSER[1], _PARSER[2]
 
 
 def _problem(stem: str, line: int, offset: int | None, reason: str, raw: bytes) -> dict[str, Any]:
