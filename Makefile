@@ -36,7 +36,7 @@ demo: $(STAMP)
 	$(VENV)/bin/tracemark demo $(STORE)
 
 lab: $(STAMP) widget demo
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/01_quickstart.ipynb
+	TRACEMARK_STORE=$(abspath $(STORE)) $(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/01_quickstart.ipynb
 
 bench: $(STAMP) widget
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -4,7 +4,8 @@ Examples::
 
     python -m tracemark.demo --out demo-traces --traces 2000 --seed 1
     python -m tracemark.demo --otlp demo.jsonl --traces 30000 --convention genai
-    python -m tracemark.demo --store demo-store      # traces in demo-store/traces
+
+A demo *store* (traces, a queue, automations) is made by ``tracemark demo DIR`` instead.
 """
 
 from __future__ import annotations
@@ -25,11 +26,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, help="write a Traces directory here (read with tm.read)")
     p.add_argument("--otlp", type=Path, help="write OTLP JSON Lines to this file")
-    p.add_argument(
-        "--store",
-        type=Path,
-        help="a store directory: the traces are written to STORE/traces (as with --out)",
-    )
     p.add_argument("--traces", type=int, default=1000, help="number of traces (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
@@ -48,10 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    outs = [args.out, args.store / "traces" if args.store else None]
-    outs = [o for o in outs if o is not None]
+    outs = [args.out] if args.out is not None else []
     if not outs and args.otlp is None:
-        parser.error("give at least one of --out, --otlp or --store")
+        parser.error("give --out, --otlp or both (a demo store: tracemark demo DIR)")
     if args.traces < 0:
         parser.error("--traces must be >= 0")
     if args.spans_per_request < 1:
