@@ -514,7 +514,7 @@ export class App {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const gen = this.gen;
-    const state = this.form.state();
+    const state = this.form.state(submit);
     const payload = this.payload;
     this.setMark("saving");
     const run = async (): Promise<Reply> => this.call("save", { item_id: item.item_id, payload_id: this.payloadId(), submit, ...state });

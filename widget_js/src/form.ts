@@ -303,13 +303,18 @@ export class LabelForm {
     this.setActive(0, false);
   }
 
-  state(): FormState {
+  /**
+   * The form's values. An empty "choose any" label is a cleared draft value (null) while
+   * drafting, and on `submit` the answer "none of these apply" ([]), so a submitted
+   * no-failure label is stored as an empty list exactly as through the Queue API.
+   */
+  state(submit = false): FormState {
     const values: Values = {};
     const reasoning: Record<string, string> = {};
     const assessment: Record<string, Assessment> = {};
     for (const f of this.fields) {
       const name = f.def.name;
-      values[name] = Array.isArray(f.value) ? (f.value.length ? [...f.value] : null) : f.value ?? null;
+      values[name] = Array.isArray(f.value) ? (f.value.length || submit ? [...f.value] : null) : f.value ?? null;
       if (f.def.reasoning && f.reasoning.trim() !== "") reasoning[name] = f.reasoning;
       if (f.def.assessment && f.assessment) assessment[name] = f.assessment;
     }

@@ -355,6 +355,21 @@ describe("the label form", () => {
     expect(model.callsTo("save")[0]).toMatchObject({ submit: true, values: { correct: true } });
   });
 
+  it("submits an untouched 'choose any' label as none apply, and drafts it as cleared", async () => {
+    vi.useFakeTimers();
+    const model = reviewModel(CHAT, () => ({ ok: true, item_id: "t1", submitted: true }));
+    const root = mount(model);
+    key(root, "1"); // correct: yes
+    await vi.advanceTimersByTimeAsync(DRAFT_DELAY_MS + 10);
+    expect(model.callsTo("save")[0]).toMatchObject({ submit: false, values: { failure: null } });
+    vi.useRealTimers();
+    key(root, "Enter", { ctrlKey: true });
+    await flush();
+    const submitted = model.callsTo("save").at(-1)!;
+    expect(submitted).toMatchObject({ submit: true, values: { correct: true, failure: [] } });
+    expect((submitted.values as Record<string, unknown>).topic).toBeNull();
+  });
+
   it("shows validation errors beside their labels, and no saved mark", async () => {
     const model = reviewModel(CHAT, (name) =>
       name === "save" ? { ok: false, errors: [{ label: "correct", value: "None", expected: "true or false", message: "correct is required" }, { label: "quality", value: "9", expected: "1..5", message: "quality must be between 1 and 5" }] } : { ok: true },
