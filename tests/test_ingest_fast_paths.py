@@ -584,7 +584,7 @@ def test_datadog_odd_spans_equal_the_reference(tmp_path) -> None:
     _same_traces(body, "datadog")
 
 
-def test_langfuse_odd_observations_equal_the_reference() -> None:
+def test_langfuse_odd_observations_equal_the_reference(tmp_path) -> None:
     rnd = random.Random(31)
     observations = []
     for i in range(120):
@@ -609,8 +609,24 @@ def test_langfuse_odd_observations_equal_the_reference() -> None:
                         {"attributes": {"openinference.span.kind": "LLM", "llm.model_name": "m"}},
                     ]
                 ),
-                "usageDetails": {"input": 3, "output": 4},
+                rnd.choice(["usageDetails", "usage_details"]): rnd.choice(
+                    [
+                        {"input": 3, "output": 4, "total": 7},
+                        {"input_tokens": 2**53 + 1, "output_tokens": 2.5, "total_tokens": True},
+                        {"prompt_tokens": "12", "completion_tokens": None},
+                        {"input": {"nested": 1}},
+                        '{"input": 5}',
+                        {},
+                        None,
+                    ]
+                ),
+                "costDetails": rnd.choice(
+                    [{"total": 0.00123}, {"total": 2}, {"total": "1.5"}, {"total": 1e-7}, None]
+                ),
             }
         )
     trace = {"id": "t1", "timestamp": "2025-01-01T00:00:00Z", "observations": observations}
     _same_traces(trace, "langfuse")
+    lines = b"\n".join(orjson.dumps(o) for o in observations)  # raw lines: read by Polars
+    (tmp_path / "observations.jsonl").write_bytes(lines)
+    _same_traces(tmp_path / "observations.jsonl", "langfuse")
