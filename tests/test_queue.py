@@ -350,3 +350,21 @@ def test_repr_html(tmp_path: Path) -> None:
     q.add(["t1"])
     out = q._repr_html_()
     assert "review" in out and "pending" in out
+
+
+def test_categories_that_look_like_json_lists(tmp_path: Path) -> None:
+    schema = LabelSchema(
+        [Categorical("one", ["[draft]", "x"]), Categorical("many", ["[a]", "b"], multiple=True)]
+    )
+    q = tm.Store(tmp_path, writer="w").queue("q", schema=schema)
+    q.add(["t1"])
+    q.label("t1", "ana", {"one": "[draft]", "many": ["b", "[a]"]}, submit=True)
+    assert q.saved("t1", "ana")["values"] == {"one": "[draft]", "many": ["[a]", "b"]}
+    rows = {r["label"]: r for r in q.labels().iter_rows(named=True)}
+    assert rows["one"]["value"] == "[draft]" and rows["one"]["value_list"] == ["[draft]"]
+    assert rows["many"]["value"] == '["[a]","b"]' and rows["many"]["value_list"] == ["[a]", "b"]
+    wide = q.labels(wide=True)
+    assert wide.item(0, "ana.one") == "[draft]" and wide.item(0, "ana.many").to_list() == [
+        "[a]",
+        "b",
+    ]

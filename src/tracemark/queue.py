@@ -32,7 +32,13 @@ from tracemark.store.queuedef import (
     read_definition,
     write_definition,
 )
-from tracemark.store.queueframes import item_frame, progress_frame, stored_value, wide_labels
+from tracemark.store.queueframes import (
+    item_frame,
+    progress_frame,
+    stored_value,
+    wide_labels,
+    with_value_lists,
+)
 from tracemark.store.queuelog import STATUSES, latest_labels
 from tracemark.store.queuestate import QueueState
 
@@ -457,10 +463,12 @@ class Queue:
         values: dict[str, Any] = {}
         reasons: dict[str, str] = {}
         verdicts: dict[str, str] = {}
+        self._load_definition()
         for row in latest.iter_rows(named=True):
-            value = stored_value(
-                row["label_type"], row["value"], row["value_num"], row["value_list"]
-            )
+            schema = self._schemas.get(row["schema_version"] or 0)
+            label = schema[row["label"]] if schema is not None and row["label"] in schema else None
+            many = bool(getattr(label, "multiple", False))
+            value = stored_value(row["label_type"], row["value"], row["value_num"], many)
             if value is not None:
                 values[row["label"]] = value
             if row["reasoning"] is not None:
@@ -524,7 +532,6 @@ class Queue:
                 label_type="label_type",
                 value="value",
                 value_num="value_num",
-                value_list="value_list",
                 reasoning="reasoning",
                 assessment="assessment",
                 submitted="submitted",
@@ -532,6 +539,8 @@ class Queue:
                 created_at="time",
             )
         )
+        self._load_definition()
+        long = with_value_lists(long, self._schemas).select(LABELS_SCHEMA.names())
         return wide_labels(long, self._fold.items, self.schema) if wide else long
 
     def progress(self) -> pl.DataFrame:

@@ -3,16 +3,25 @@ the progress frame, and saved values back as Python."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+import orjson
 import polars as pl
 
 from tracemark.labels import LabelSchema
 from tracemark.model import Traces
 from tracemark.store.queuelog import ITEM_KINDS
 
-__all__ = ["PROGRESS_SCHEMA", "item_frame", "progress_frame", "stored_value", "wide_labels"]
+__all__ = [
+    "PROGRESS_SCHEMA",
+    "item_frame",
+    "multiple_labels",
+    "progress_frame",
+    "stored_value",
+    "wide_labels",
+    "with_value_lists",
+]
 
 PROGRESS_SCHEMA = pl.Schema(
     {
@@ -96,10 +105,10 @@ def item_frame(
 
 
 def stored_value(
-    label_type: str | None, text: str | None, number: float | None, items: Sequence[str] | None
+    label_type: str | None, text: str | None, number: float | None, multiple: bool
 ) -> Any:
-    """A saved value back as Python from its stored columns (``value``, ``value_num``,
-    ``value_list``)."""
+    """A saved value back as Python from its stored columns (``value``, ``value_num``);
+    ``multiple``: the label is a categorical with several values (``value`` a JSON list)."""
     if text is None:
         return None
     if label_type == "score":
@@ -108,9 +117,48 @@ def stored_value(
         return int(number) if text.lstrip("-").isdigit() else number
     if label_type == "boolean":
         return text == "true"
-    if label_type == "categorical" and text.startswith("[") and items is not None:
-        return list(items)
+    if label_type == "categorical" and multiple:
+        return [str(v) for v in orjson.loads(text)]
     return text
+
+
+def multiple_labels(schemas: Mapping[int, LabelSchema]) -> pl.DataFrame:
+    """``schema_version``, ``label`` of the categorical labels with several values."""
+    rows = [
+        (version, label.name)
+        for version, schema in schemas.items()
+        for label in schema.labels
+        if getattr(label, "multiple", False)
+    ]
+    return pl.DataFrame(
+        rows, schema={"schema_version": pl.Int64, "label": pl.String}, orient="row"
+    ).with_columns(multiple=pl.lit(True))
+
+
+def with_value_lists(labels: pl.DataFrame, schemas: Mapping[int, LabelSchema]) -> pl.DataFrame:
+    """``labels`` with ``value_list``: the chosen categories of categorical labels (one, or
+    the JSON list of several as the schema version of the row says), else null."""
+    categorical = (pl.col("label_type") == "categorical") & pl.col("value").is_not_null()
+    out = labels.with_columns(value_list=pl.when(categorical).then(pl.concat_list(pl.col("value"))))
+    multi = multiple_labels(schemas)
+    if not multi.height:
+        return out
+    rows = (
+        out.with_row_index("_row")
+        .join(multi, on=["schema_version", "label"], how="inner")
+        .filter(categorical)
+    )
+    if not rows.height:
+        return out
+    decoded = rows.select("_row", value_list=pl.col("value").str.json_decode(pl.List(pl.String)))
+    return (
+        out.with_row_index("_row")
+        .join(
+            decoded.rename({"value_list": "_decoded"}), on="_row", how="left", maintain_order="left"
+        )
+        .with_columns(value_list=pl.coalesce("_decoded", "value_list"))
+        .drop("_row", "_decoded")
+    )
 
 
 def wide_labels(long: pl.DataFrame, items: pl.DataFrame, schema: LabelSchema) -> pl.DataFrame:

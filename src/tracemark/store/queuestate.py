@@ -32,8 +32,11 @@ from tracemark.store.queuelog import (
 __all__ = ["QueueState"]
 
 Time = pl.Datetime("ns", "UTC")
+#: What the fold parses: every event field but ``value_list``, which repeats ``value`` (the
+#: category, or the JSON list of several) and is costly to parse; ``labels()`` derives it.
+PARSED_SCHEMA = pl.Schema({k: v for k, v in QUEUE_EVENT_SCHEMA.items() if k != "value_list"})
 EVENT_SCHEMA = pl.Schema(
-    {**QUEUE_EVENT_SCHEMA, "k": Kind, "time": Time, "_file": pl.String, "_line": pl.Int64}
+    {**PARSED_SCHEMA, "k": Kind, "time": Time, "_file": pl.String, "_line": pl.Int64}
 )
 ITEM_COLUMNS = [
     "kind",
@@ -56,7 +59,6 @@ LABEL_COLUMNS = [
     "label_type",
     "value",
     "value_num",
-    "value_list",
     "reasoning",
     "assessment",
     "schema_version",
@@ -70,7 +72,7 @@ class QueueState:
     """Items, pair times, submissions and label events of a queue's logs in ``directory``."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.reader = LogReader(directory, QUEUE_EVENT_SCHEMA, keep=False, envelope=False)
+        self.reader = LogReader(directory, PARSED_SCHEMA, keep=False, envelope=False)
         self._clear()
 
     def _clear(self) -> None:
