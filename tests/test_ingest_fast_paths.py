@@ -151,6 +151,13 @@ class Wrapper(dict):
     pass
 
 
+class Relabeled(dict):
+    """A dict whose items() the json module uses (orjson reads the storage)."""
+
+    def items(self):  # type: ignore[override]
+        return [("relabeled", 1)]
+
+
 def _python_values(rnd: random.Random) -> list[Any]:
     values: list[Any] = [
         {"a": 1, "b": [1, 2.5, None, True, "é"]},
@@ -169,6 +176,8 @@ def _python_values(rnd: random.Random) -> list[Any]:
         {1: "int key", None: "none key"},
         {"wide": 2**70, "neg": -(2**65)},
         Wrapper(a=1),
+        Relabeled(a=1),
+        {"inner": Relabeled(b=2)},
         OrderedDict(b=2, a=1),
         {"np": np.float64(1.5), "npi": np.int64(3), "npf": np.float64(1e-6)},
         {"lone": "\ud800"},

@@ -56,8 +56,9 @@ _NO_VALUE = object()
 # exactly what ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` writes for plain
 # JSON data except floats whose magnitude is in [1e-9, 1e-4) (``1e-5`` is ``0.00001``, ``1e-07``
 # is ``1e-7``): output holding such a number token goes through ``json``. Other Python values
-# (NaN, datetimes, enums, tuples, dataclasses, wide integers...) fail orjson's round trip and go
-# through ``json`` too. tests/test_messages_fast.py checks all of this against the reference.
+# go through ``json`` too: subclasses of dict, list, str and int, dataclasses and datetimes make
+# orjson raise, and the rest (NaN, enums, tuples, UUIDs...) fail the round trip.
+# tests/test_ingest_fast_paths.py checks all of this against the reference.
 _NEVER_MAPS = frozenset((str, list, int, float, bool, type(None), bytes, tuple))
 
 
@@ -92,6 +93,11 @@ def fast_paths() -> bool:
     return not _REFERENCE
 
 
+_PASS_THROUGH = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
 _WIDE_INT = re.compile(r"\d{20}|-\d{19}")
 _SMALL_FLOAT = re.compile(rb"(?:^|[:,\[])-?(?:0\.0000|\d(?:\.\d+)?e-\d(?!\d))")
 
@@ -120,7 +126,7 @@ def _fast_dumps(value: Any, *, decoded: bool) -> str | None:
     if _REFERENCE:
         return None
     try:
-        out = orjson.dumps(value)
+        out = orjson.dumps(value, option=0 if decoded else _PASS_THROUGH)
     except TypeError:  # other types, wide integers, deep nesting: the json module decides
         return None
     if (b"e-" in out or b"0.0000" in out) and _SMALL_FLOAT.search(out) is not None:
