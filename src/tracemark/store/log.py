@@ -343,7 +343,14 @@ class LogReader:
             for name, st in current.items()
         )
         bar = (
-            tqdm(total=todo, unit="B", unit_scale=True, desc=f"reading {self.directory.name}")
+            tqdm(
+                total=todo,
+                unit="B",
+                unit_scale=True,
+                desc=f"reading {self.directory.name}",
+                disable=None,  # shown in notebooks and terminals, quiet in pipes
+                leave=False,
+            )
             if todo > _PROGRESS_BYTES
             else None
         )
