@@ -39,7 +39,7 @@ from tracemark.model import Traces, span_problems
 __all__ = ["CHUNK_BYTES", "TraceStructureWarning", "load_otlp"]
 
 #: Bytes of JSON Lines decoded at a time (memory stays near a few chunks, whatever the file).
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 12 << 20
 _SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 
