@@ -86,7 +86,9 @@ def long_attributes(frame: pl.DataFrame, index: str, column: str) -> LongAttribu
     )
     if out.get_column("key").null_count():
         out = out.filter(pl.col("key").is_not_null())
-    if out.select(pl.struct(index, "key").is_duplicated().any()).item():
+    # a cheap hash test first; the exact test only when it finds a possible repeat
+    hashed = pl.col("key").hash().xor(pl.col(index).cast(pl.UInt64).hash())
+    if out.select(hashed.is_duplicated().any()).item():
         out = out.filter(pl.struct(index, "key").is_first_distinct())
     value = pl.col("value")
     out = out.with_row_index("_a").with_columns(kind=value_kind(value))

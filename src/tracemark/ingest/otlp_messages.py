@@ -58,6 +58,10 @@ def _empty() -> MessageColumns:
 
 def _wide(frame: pl.DataFrame, index: list[str], on: str, names: list[str]) -> pl.DataFrame:
     """One row per ``index`` with a text column per name of ``on`` (first value)."""
+    if not frame.height:
+        return pl.DataFrame(
+            schema={**{c: frame.schema[c] for c in index}, **dict.fromkeys(names, pl.String)}
+        )
     return frame.pivot(
         on=on, on_columns=names, index=index, values="text", aggregate_function="first"
     )
@@ -82,21 +86,18 @@ def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
     rows = rows.with_columns(pl.col(c).cast(pl.UInt32) for c in ("mi", "ci", "ti"))
     bad_rows = rows.filter(pl.col("dir").is_null() | (pl.col("kind") != STRING))
     # contents parts: only text parts (the type absent or "text") with their text set
-    parts = _wide(
-        rows.filter(pl.col("ci").is_not_null()),
-        ["_row", "dir", "mi", "ci"],
-        "cfield",
-        ["type", "text"],
-    )
+    part_rows = rows.filter(pl.col("ci").is_not_null())
+    parts = _wide(part_rows, ["_row", "dir", "mi", "ci"], "cfield", ["type", "text"])
     bad_parts = parts.filter(
         pl.col("text").is_null()
         | (pl.col("type").is_not_null() & (pl.col("type").str.to_lowercase() != "text"))
     )
     fallback = pl.concat([bad_rows.get_column("_row"), bad_parts.get_column("_row")]).unique()
-    rows = rows.filter(~pl.col("_row").is_in(fallback.implode()))
-    if not rows.height:
-        return MessageColumns(_empty().frame, fallback)
-    parts = parts.filter(~pl.col("_row").is_in(fallback.implode()))
+    if fallback.len():
+        rows = rows.filter(~pl.col("_row").is_in(fallback.implode()))
+        if not rows.height:
+            return MessageColumns(_empty().frame, fallback)
+        parts = parts.filter(~pl.col("_row").is_in(fallback.implode()))
     index = ["_row", "dir", "mi"]
     fields = _wide(
         rows.filter(pl.col("field").is_not_null()),
