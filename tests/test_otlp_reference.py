@@ -255,3 +255,16 @@ def test_edge_case_attributes_agree_with_the_reference(tmp_path, case) -> None:
     assert_same_traces(fast, ref)
     assert fast.spans.height == 3  # the repeated span is quarantined as a duplicate
     assert fast.quarantine.height == 1
+
+
+def test_a_repeated_attribute_key_keeps_its_first_value(tmp_path) -> None:
+    s = span(TRACE, "00f067aa0ba902b7", attrs={"llm.model_name": "first", "user.id": "u"})
+    s["attributes"].append({"key": "llm.model_name", "value": {"stringValue": "second"}})
+    s["attributes"].append({"key": None, "value": {"stringValue": "no key"}})
+    path = write_jsonl(tmp_path / "repeat.jsonl", [request([s])])
+    fast, ref = load_both(path)
+    assert_same_traces(fast, ref)
+    row = fast.spans.row(0, named=True)
+    assert row["model"] == "first"
+    attrs = json.loads(row["attributes"])
+    assert attrs["llm.model_name"] == "first" and "no key" not in row["attributes"]
