@@ -193,3 +193,8 @@ def test_tool_results_with_empty_content_make_no_empty_message() -> None:
     assert got == [
         {"role": "tool", "content": "ok", "name": None, "tool_call_id": "t1", "tool_calls": None}
     ]
+
+
+def test_values_of_any_type_under_type_are_not_an_error() -> None:
+    assert messages_from_payload({"type": ["x"], "content": "hi"}) is None
+    assert messages_from_payload([{"type": {"a": 1}, "content": "hi"}]) is None

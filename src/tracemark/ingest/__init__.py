@@ -73,6 +73,10 @@ def _sample_file(path: Path) -> Sample:
         first = None
     if first is not None and (more or suffix in (".jsonl", ".ndjson")):
         return Sample(first=first, suffix=suffix, container="lines")
+    if first is not None:  # the whole file is this one line: no need to read it again
+        if isinstance(first, list):
+            return Sample(first=first[0] if first else None, suffix=suffix, container="list")
+        return Sample(first=first, suffix=suffix, container="object")
     try:
         whole = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:

@@ -48,6 +48,13 @@ _LANGCHAIN_TYPES = {"human", "ai", "system", "tool", "function", "chat", "generi
 _NO_VALUE = object()
 
 
+def _langchain_type(obj: Mapping[str, Any]) -> bool:
+    """Whether ``obj["type"]`` names a LangChain message type (any other value, of any type,
+    does not)."""
+    kind = obj.get("type")
+    return isinstance(kind, str) and kind in _LANGCHAIN_TYPES
+
+
 # -- JSON with orjson where it provably gives what the json module gives ----------------------
 #
 # orjson parses exactly as ``json.loads`` does except: it rejects NaN / Infinity, numbers that
@@ -370,7 +377,7 @@ def is_message_like(obj: Any) -> bool:
         return True
     if "role" in obj and len(obj) <= 3:
         return True
-    return obj.get("type") in _LANGCHAIN_TYPES and "content" in obj
+    return _langchain_type(obj) and "content" in obj
 
 
 def normalize_message(obj: Any) -> list[dict[str, Any]]:
@@ -395,7 +402,7 @@ def normalize_message(obj: Any) -> list[dict[str, Any]]:
         return normalize_message(kwargs)
 
     role = _role(obj.get("role"))
-    if role is None and obj.get("type") in _LANGCHAIN_TYPES:
+    if role is None and _langchain_type(obj):
         role = _role(obj.get("type"))
         if role == "chat":
             role = _role(obj.get("role")) or "user"
