@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from tracemark.ingest.otlp_json import with_scalars
-from tracemark.ingest.otlp_text import canonical_json_column
+from tracemark.ingest.otlp_text import canonical_json_column, put_rows
 from tracemark.ingest.otlp_values import BOOL, BYTES, DOUBLE, INT, NONE, STRING
 from tracemark.model import DOCUMENT_TYPE
 
@@ -49,56 +49,47 @@ def oi_documents(attrs: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     ok_kind = pl.lit(False)
     for field, kinds in _OK_KINDS.items():
         ok_kind = ok_kind | ((pl.col("field") == field) & pl.col("kind").is_in(list(kinds)))
-    both = rows.group_by("_row").agg(n=pl.col("prefix").n_unique()).filter(pl.col("n") > 1)
-    fallback = pl.concat(
-        [
-            rows.filter(pl.col("field").is_null() | ~ok_kind).get_column("_row"),
-            both.get_column("_row"),
-        ]
-    ).unique()
-    rows = rows.filter(~pl.col("_row").is_in(fallback.implode()))
-    if not rows.height:
-        return empty, fallback.cast(pl.UInt32)
-    kind = pl.col("kind")
-    rows = rows.with_columns(
-        number=pl.when(kind == DOUBLE)
-        .then(pl.col("num"))
-        .when(kind == INT)
-        .then(pl.col("int").cast(pl.Float64)),
-    )
-    meta = rows.filter(pl.col("field") == "metadata")
-    if meta.height:
-        meta = meta.with_columns(
-            pl.when(pl.col("kind").is_in([STRING, BYTES]))
-            .then(canonical_json_column(meta.get_column("text")))
-            .otherwise(pl.col("text"))
-            .alias("text")
-        )
-    rows = pl.concat([rows.filter(pl.col("field") != "metadata"), meta])
-    index = ["_row", "di"]
-    wide = rows.pivot(
-        on="field",
-        on_columns=["id", "content", "metadata"],
-        index=index,
-        values="text",
-        aggregate_function="first",
-    )
-    scores = rows.filter(pl.col("field") == "score").select(*index, score=pl.col("number"))
-    docs = (
-        rows.select(index)
-        .unique()
-        .join(wide, on=index, how="left")
-        .join(scores, on=index, how="left")
-        .sort(index)
-        .group_by("_row", maintain_order=True)
-        .agg(
-            documents=pl.struct(
-                id=pl.col("id"),
-                content=pl.col("content"),
-                score=pl.col("score"),
-                metadata=pl.col("metadata"),
+    bad = rows.filter(pl.col("field").is_null() | ~ok_kind).get_column("_row")
+    if rows.get_column("prefix").n_unique() > 1:  # both prefixes in a span: the reference
+        both = rows.group_by("_row").agg(n=pl.col("prefix").n_unique()).filter(pl.col("n") > 1)
+        bad = pl.concat([bad, both.get_column("_row")])
+    fallback = bad.unique()
+    if fallback.len():
+        rows = rows.filter(~pl.col("_row").is_in(fallback.implode()))
+        if not rows.height:
+            return empty, fallback.cast(pl.UInt32)
+    kind, field = pl.col("kind"), pl.col("field")
+    is_meta = (field == "metadata") & kind.is_in([STRING, BYTES])
+    meta_texts = rows.filter(is_meta).get_column("text")
+    if meta_texts.len():
+        rows = rows.with_columns(
+            text=put_rows(
+                rows.get_column("text"),
+                rows.select(is_meta).to_series(),
+                canonical_json_column(meta_texts),
             )
         )
+    number = (
+        pl.when(kind == DOUBLE)
+        .then(pl.col("num"))
+        .when(kind == INT)
+        .then(pl.col("int").cast(pl.Float64))
+    )
+
+    def first(name: str, value: pl.Expr) -> pl.Expr:
+        return value.filter(field == name).first()
+
+    docs = (
+        rows.group_by("_row", "di")
+        .agg(
+            id=first("id", pl.col("text")),
+            content=first("content", pl.col("text")),
+            score=first("score", number),
+            metadata=first("metadata", pl.col("text")),
+        )
+        .sort("_row", "di")
+        .group_by("_row", maintain_order=True)
+        .agg(documents=pl.struct("id", "content", "score", "metadata"))
         .cast({"_row": pl.UInt32, "documents": DOCUMENTS})
     )
     return docs, fallback.cast(pl.UInt32)

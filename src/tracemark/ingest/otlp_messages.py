@@ -27,7 +27,6 @@ _OI_KEY = (
     r"|contents\.(0|[1-9]\d*)\.message_content\.(type|text)"
     r"|tool_calls\.(0|[1-9]\d*)\.tool_call\.(id|function\.name|function\.arguments))$"
 )
-_GROUPS = ["dir", "mi", "field", "ci", "cfield", "ti", "tfield"]
 MESSAGES = pl.List(MESSAGE_TYPE)
 
 
@@ -56,17 +55,6 @@ def _empty() -> MessageColumns:
     )
 
 
-def _wide(frame: pl.DataFrame, index: list[str], on: str, names: list[str]) -> pl.DataFrame:
-    """One row per ``index`` with a text column per name of ``on`` (first value)."""
-    if not frame.height:
-        return pl.DataFrame(
-            schema={**{c: frame.schema[c] for c in index}, **dict.fromkeys(names, pl.String)}
-        )
-    return frame.pivot(
-        on=on, on_columns=names, index=index, values="text", aggregate_function="first"
-    )
-
-
 def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
     """Messages from OpenInference flattened attributes (``attrs``: the flat attribute rows,
     ``_row``, ``key``, ``kind``, ``s``..., of every span; only strings are read here)."""
@@ -76,18 +64,49 @@ def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
     )
     if not rows.height:
         return _empty()
+    # the key's parts by position (a capture-free regex tells the keys of the known shapes)
+    rows = rows.with_columns(_pieces=key.str.split("."))
+    pieces = pl.col("_pieces")
+    part = pieces.list.get
+    rows = rows.with_columns(_fourth=part(4, null_on_oob=True))
+    fourth = pl.col("_fourth")
+    n = pieces.list.len()
     rows = rows.select(
         "_row",
         text=pl.col("s"),
         kind=pl.col("kind"),
-        parts=key.str.extract_groups(_OI_KEY),
-    ).unnest("parts")
-    rows = rows.rename(dict(zip([str(i) for i in range(1, 8)], _GROUPS, strict=True)))
-    rows = rows.with_columns(pl.col(c).cast(pl.UInt32) for c in ("mi", "ci", "ti"))
+        dir=pl.when(key.str.contains(_OI_KEY)).then(part(1).str.strip_suffix("_messages")),
+        mi=part(2).cast(pl.UInt32, strict=False),
+        field=pl.when(n == 5).then(fourth),
+        ci=pl.when(fourth == "contents")
+        .then(part(5, null_on_oob=True))
+        .cast(pl.UInt32, strict=False),
+        cfield=pl.when(fourth == "contents").then(part(7, null_on_oob=True)),
+        ti=pl.when(fourth == "tool_calls")
+        .then(part(5, null_on_oob=True))
+        .cast(pl.UInt32, strict=False),
+        tfield=pl.when(fourth == "tool_calls").then(
+            pl.concat_str(
+                part(7, null_on_oob=True),
+                part(8, null_on_oob=True),
+                separator=".",
+                ignore_nulls=True,
+            )
+        ),
+    )
     bad_rows = rows.filter(pl.col("dir").is_null() | (pl.col("kind") != STRING))
+    index = ["_row", "dir", "mi"]
+    text = pl.col("text")
+
+    def first(column: str, name: str) -> pl.Expr:
+        return text.filter(pl.col(column) == name).first()
+
     # contents parts: only text parts (the type absent or "text") with their text set
-    part_rows = rows.filter(pl.col("ci").is_not_null())
-    parts = _wide(part_rows, ["_row", "dir", "mi", "ci"], "cfield", ["type", "text"])
+    parts = (
+        rows.filter(pl.col("ci").is_not_null())
+        .group_by(*index, "ci")
+        .agg(type=first("cfield", "type"), text=first("cfield", "text"))
+    )
     bad_parts = parts.filter(
         pl.col("text").is_null()
         | (pl.col("type").is_not_null() & (pl.col("type").str.to_lowercase() != "text"))
@@ -98,44 +117,36 @@ def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
         if not rows.height:
             return MessageColumns(_empty().frame, fallback)
         parts = parts.filter(~pl.col("_row").is_in(fallback.implode()))
-    index = ["_row", "dir", "mi"]
-    fields = _wide(
-        rows.filter(pl.col("field").is_not_null()),
-        index,
-        "field",
-        ["role", "content", "name", "tool_call_id"],
-    )
     contents = (
         parts.sort(*index, "ci")
         .group_by(index, maintain_order=True)
         .agg(contents=pl.col("text").str.join("\n"))
     )
-    calls = _wide(
-        rows.filter(pl.col("ti").is_not_null()),
-        [*index, "ti"],
-        "tfield",
-        ["id", "function.name", "function.arguments"],
+    calls = (
+        rows.filter(pl.col("ti").is_not_null())
+        .group_by(*index, "ti")
+        .agg(
+            id=first("tfield", "id"),
+            name=first("tfield", "function.name"),
+            arguments=first("tfield", "function.arguments"),
+        )
+        .sort(*index, "ti")
     )
     if calls.height:
-        calls = calls.with_columns(
-            canonical_json_column(calls.get_column("function.arguments")).alias("args")
-        )
-    calls = (
-        calls.sort(*index, "ti")
-        .group_by(index, maintain_order=True)
-        .agg(
-            tool_calls=pl.struct(
-                id=pl.col("id"), name=pl.col("function.name"), arguments=pl.col("args")
-            )
-            if calls.height
-            else pl.lit(None, TOOL_CALL_TYPE)
-        )
+        calls = calls.with_columns(arguments=canonical_json_column(calls.get_column("arguments")))
+    calls = calls.group_by(index, maintain_order=True).agg(
+        tool_calls=pl.struct("id", "name", "arguments").cast(TOOL_CALL_TYPE)
     )
-    keys = rows.select(index).unique()
     messages = (
-        keys.join(fields, on=index, how="left")
+        rows.group_by(index)
+        .agg(
+            role=first("field", "role"),
+            content=first("field", "content"),
+            name=first("field", "name"),
+            tool_call_id=first("field", "tool_call_id"),
+        )
         .join(contents, on=index, how="left")
-        .join(calls.cast({"tool_calls": pl.List(TOOL_CALL_TYPE)}), on=index, how="left")
+        .join(calls, on=index, how="left")
         .sort(index)
         .select(
             "_row",
@@ -151,15 +162,15 @@ def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
         .group_by("_row", "dir", maintain_order=True)
         .agg(messages=pl.col("message"))
     )
+    sides = [
+        messages.filter(pl.col("dir") == side).select("_row", pl.col("messages").alias(name))
+        for side, name in (("input", "input_messages"), ("output", "output_messages"))
+    ]
     frame = (
-        messages.pivot(
-            on="dir",
-            on_columns=["input", "output"],
-            index="_row",
-            values="messages",
-            aggregate_function="first",
-        )
-        .rename({"input": "input_messages", "output": "output_messages"})
+        messages.select("_row")
+        .unique(maintain_order=True)
+        .join(sides[0], on="_row", how="left")
+        .join(sides[1], on="_row", how="left")
         .cast({"_row": pl.UInt32, "input_messages": MESSAGES, "output_messages": MESSAGES})
     )
     return MessageColumns(frame, fallback.cast(pl.UInt32))
