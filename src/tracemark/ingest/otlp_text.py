@@ -94,16 +94,20 @@ def _trivially_canonical(text: pl.Expr) -> pl.Expr:
 
 def canonical_json_column(values: pl.Series) -> pl.Series:
     """``canonical_json`` of each string (null stays null)."""
-    frame = values.rename("v").to_frame()
+    frame = values.rename("v").to_frame().lazy()  # lazy: shared subexpressions run once
     stripped = pl.col("v").str.strip_chars()
-    needs = frame.select(
-        (
-            looks_like_json(pl.col("v"))
-            | stripped.is_in(["null", "true", "false"])
-            | pl.col("v").str.contains(r"^[\x1c-\x1f]")
+    needs = (
+        frame.select(
+            (
+                looks_like_json(pl.col("v"))
+                | stripped.is_in(["null", "true", "false"])
+                | pl.col("v").str.contains(r"^[\x1c-\x1f]")
+            )
+            & ~_trivially_canonical(pl.col("v"))
         )
-        & ~_trivially_canonical(pl.col("v"))
-    ).to_series()
+        .collect()
+        .to_series()
+    )
     return _patch(values, needs, lambda v: canonical_json(v), pl.String)
 
 
@@ -140,7 +144,11 @@ def _object_display(values: pl.Series, direction: str) -> tuple[pl.Series, pl.Se
     message keys displays its first text key holding a string."""
     frame = values.rename("v").to_frame()
     v = pl.col("v")
-    any_key = v.str.contains(_key(_LOOKUP_KEYS + _MESSAGE_KEYS + ("type",)))
+    any_key = frame.select(
+        v.str.contains(_key(_LOOKUP_KEYS + _MESSAGE_KEYS + ("type",)))
+    ).to_series()
+    if not any_key.any():
+        return values, pl.Series(values.name, [True] * values.len(), dtype=pl.Boolean)
     skeleton = v.str.replace_all(STRING_LITERAL, '""')
     clean = (
         skeleton.str.contains(_FLAT_OBJECT)
@@ -153,7 +161,9 @@ def _object_display(values: pl.Series, direction: str) -> tuple[pl.Series, pl.Se
         & ~(v.str.contains(_key(("type",))) & v.str.contains(_key(("content",))))
         & pl.all_horizontal(v.str.count_matches(_key((k,))) <= 1 for k in _LOOKUP_KEYS)
     )
-    frame = frame.with_columns(_any=any_key, _clean=clean)
+    frame = frame.with_columns(_any=any_key).with_columns(
+        _clean=pl.when(pl.col("_any")).then(clean).otherwise(False)
+    )
     handled = frame.select(~pl.col("_any") | pl.col("_clean")).to_series()
     out = values
     picked = frame.filter(pl.col("_any") & pl.col("_clean"))
