@@ -133,8 +133,11 @@ def genai_messages(values: pl.Series) -> tuple[pl.Series, pl.Series]:
         .join(n_responses, on=index, how="left")
     )
     first = pl.col("role").is_in(_FIRST_KINDS)
+    # the message itself, unless it holds only tool results (its text empty or absent)
     own = msgs.filter(
-        pl.col("text").is_not_null() | pl.col("tool_calls").is_not_null() | pl.col("_n").is_null()
+        (pl.col("text").is_not_null() & (pl.col("text") != ""))
+        | pl.col("tool_calls").is_not_null()
+        | pl.col("_n").is_null()
     ).select(
         *index,
         _sub=pl.when(first).then(pl.lit(1 << 30)).otherwise(pl.lit(-1)).cast(pl.Int64),
