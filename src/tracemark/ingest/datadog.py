@@ -61,7 +61,7 @@ from tracemark.ingest.records import (
     to_float,
     to_int,
 )
-from tracemark.ingest.registry import Format, Sample, register
+from tracemark.ingest.registry import Format, Sample, reader_without_options, register
 from tracemark.model import Traces
 
 __all__ = ["FORMAT", "detect", "load_datadog"]
@@ -461,17 +461,11 @@ def load_datadog(source: Any, *, strict: bool = False) -> Traces:
         return Traces(spans, evaluations, quarantine.frame())
 
 
-def _read(source: Any, *, strict: bool = False, **options: Any) -> Traces:
-    if options:
-        raise TypeError(f"the datadog reader takes no options (got {', '.join(options)})")
-    return load_datadog(source, strict=strict)
-
-
 FORMAT = register(
     Format(
         NAME,
         "Datadog LLM Observability spans (intake or Export API) and evaluation metrics",
         detect,
-        _read,
+        reader_without_options(NAME, load_datadog),
     )
 )

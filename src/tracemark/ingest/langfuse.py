@@ -58,7 +58,7 @@ from tracemark.ingest.records import (
     to_float,
     to_int,
 )
-from tracemark.ingest.registry import Format, Sample, register
+from tracemark.ingest.registry import Format, Sample, reader_without_options, register
 from tracemark.ingest.semconv import span_fields
 from tracemark.model import Traces
 
@@ -539,17 +539,11 @@ def load_langfuse(source: Any, *, strict: bool = False) -> Traces:
         return Traces(spans, _evaluations(scores, quarantine), quarantine.frame())
 
 
-def _read(source: Any, *, strict: bool = False, **options: Any) -> Traces:
-    if options:
-        raise TypeError(f"the langfuse reader takes no options (got {', '.join(options)})")
-    return load_langfuse(source, strict=strict)
-
-
 FORMAT = register(
     Format(
         NAME,
         "Langfuse traces with observations and scores (public API JSON or JSON Lines exports)",
         detect,
-        _read,
+        reader_without_options(NAME, load_langfuse),
     )
 )

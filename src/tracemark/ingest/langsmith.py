@@ -62,7 +62,7 @@ from tracemark.ingest.records import (
     to_float,
     to_int,
 )
-from tracemark.ingest.registry import Format, Sample, register
+from tracemark.ingest.registry import Format, Sample, reader_without_options, register
 from tracemark.model import Traces
 
 __all__ = ["FORMAT", "detect", "load_langsmith"]
@@ -574,17 +574,11 @@ def load_langsmith(source: Any, *, strict: bool = False) -> Traces:
         return Traces(spans, evaluations, quarantine.frame())
 
 
-def _read(source: Any, *, strict: bool = False, **options: Any) -> Traces:
-    if options:
-        raise TypeError(f"the langsmith reader takes no options (got {', '.join(options)})")
-    return load_langsmith(source, strict=strict)
-
-
 FORMAT = register(
     Format(
         NAME,
         "LangSmith runs (list_runs: JSON or JSON Lines) and feedback (list_feedback)",
         detect,
-        _read,
+        reader_without_options(NAME, load_langsmith),
     )
 )

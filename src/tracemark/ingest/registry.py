@@ -13,7 +13,7 @@ from typing import Any
 
 from tracemark.model import Traces
 
-__all__ = ["FORMATS", "Format", "Sample", "register"]
+__all__ = ["FORMATS", "Format", "Sample", "reader_without_options", "register"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +50,15 @@ def register(fmt: Format) -> Format:
     """Add (or replace) a format in the registry used by :func:`tracemark.load`."""
     FORMATS[fmt.name] = fmt
     return fmt
+
+
+def reader_without_options(name: str, load: Callable[..., Traces]) -> Callable[..., Traces]:
+    """A :attr:`Format.read` for a loader that takes no options: ``load(source,
+    strict=strict)``, and a ``TypeError`` naming any option given."""
+
+    def read(source: Any, *, strict: bool = False, **options: Any) -> Traces:
+        if options:
+            raise TypeError(f"the {name} reader takes no options (got {', '.join(options)})")
+        return load(source, strict=strict)
+
+    return read
