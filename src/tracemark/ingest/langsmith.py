@@ -50,6 +50,7 @@ from tracemark.ingest.records import (
     dumps,
     gc_paused,
     iso_to_time,
+    item_position,
     json_text,
     message_series,
     payload_text,
@@ -152,7 +153,7 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records]:
         value = plain(value)
         if isinstance(value, list):
             for i, item in enumerate(value):
-                walk(item, src, f"{pos} item {i}" if pos != "document" else f"item {i}", None)
+                walk(item, src, item_position(pos, i), None)
             return
         if not _is_map(value):
             quarantine.add(src, pos, "not a JSON object (a LangSmith run or feedback)", value)

@@ -182,6 +182,12 @@ def read_inputs(source: Any, quarantine: Quarantine) -> Iterator[Record]:
     )
 
 
+def item_position(position: str, index: int) -> str:
+    """The position of item ``index`` of a list found at ``position``: ``"<position> item
+    <index>"``, or ``"item <index>"`` when the list is a whole document."""
+    return f"item {index}" if position == "document" else f"{position} item {index}"
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection inside (as it was before, after): a reader allocates a few
