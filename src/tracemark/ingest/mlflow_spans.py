@@ -19,8 +19,8 @@ from tracemark.ingest.mlflow_records import (
     as_text,
     attrs_from_otlp,
     decode,
-    series,
 )
+from tracemark.ingest.records import series
 from tracemark.ingest.semconv import span_fields
 from tracemark.model import DOCUMENT_TYPE, MESSAGE_TYPE
 

@@ -22,10 +22,10 @@ from tracemark.ingest.phoenix_json import (
     json_value,
     looks_json,
     map_unique,
-    series,
     struct_json,
 )
 from tracemark.ingest.quarantine import Quarantine
+from tracemark.ingest.records import series
 from tracemark.ingest.semconv import span_fields
 from tracemark.model import DOCUMENT_TYPE, MESSAGE_TYPE, SPAN_SCHEMA, TOOL_CALL_TYPE
 
