@@ -371,26 +371,9 @@ def message_series(name: str, values: list[Any]) -> pl.Series:
     Built from flat columns by Polars (``pa.array`` on Python objects imports pandas and
     ``pyarrow.compute`` on first use, half a second; building nested values in Polars from
     Python objects is slower still)."""
-    owners: list[int] = []
-    flat: list[dict[str, Any]] = []
-    empty: list[int] = []
-    for i, msgs in enumerate(values):
-        if msgs:
-            flat.extend(msgs)
-            owners.extend([i] * len(msgs))
-        elif msgs is not None:
-            empty.append(i)
+    flat, owners, empty = _flatten(values)
     columns = {k: [m.get(k) for m in flat] for k in ("role", "content", "name", "tool_call_id")}
-    call_owners: list[int] = []
-    calls: list[dict[str, Any]] = []
-    no_calls: list[int] = []
-    for k, m in enumerate(flat):
-        found = m.get("tool_calls")
-        if found:
-            calls.extend(found)
-            call_owners.extend([k] * len(found))
-        elif found is not None:
-            no_calls.append(k)
+    calls, call_owners, no_calls = _flatten([m.get("tool_calls") for m in flat])
     tool_calls = _lists(
         {k: [c.get(k) for c in calls] for k in ("id", "name", "arguments")},
         call_owners,
@@ -405,17 +388,24 @@ def message_series(name: str, values: list[Any]) -> pl.Series:
 
 def document_series(name: str, values: list[Any]) -> pl.Series:
     """A column of canonical document lists (None where there are none)."""
-    owners: list[int] = []
-    flat: list[dict[str, Any]] = []
-    empty: list[int] = []
-    for i, docs in enumerate(values):
-        if docs:
-            flat.extend(docs)
-            owners.extend([i] * len(docs))
-        elif docs is not None:
-            empty.append(i)
+    flat, owners, empty = _flatten(values)
     columns = {k: [d.get(k) for d in flat] for k in ("id", "content", "score", "metadata")}
     return _lists(columns, owners, empty, len(values), DOCUMENT_TYPE).alias(name)
+
+
+def _flatten(values: list[Any]) -> tuple[list[dict[str, Any]], list[int], list[int]]:
+    """The items of per-row lists (None for none) in one list, with the row of each item
+    (ascending) and the rows holding an empty list: what :func:`_lists` rebuilds them from."""
+    flat: list[dict[str, Any]] = []
+    owners: list[int] = []
+    empty: list[int] = []
+    for i, items in enumerate(values):
+        if items:
+            flat.extend(items)
+            owners.extend([i] * len(items))
+        elif items is not None:
+            empty.append(i)
+    return flat, owners, empty
 
 
 def _lists(
