@@ -43,15 +43,14 @@ from tracemark.ingest.quarantine import Quarantine
 from tracemark.ingest.records import (
     Records,
     decode,
-    document_series,
     documents_from,
     dumps,
     epoch_to_time,
     gc_paused,
     item_position,
     json_text,
-    message_series,
     messages_text,
+    payload_series,
     pick_text,
     picked,
     plain,
@@ -307,12 +306,7 @@ def _span_payloads(spans: Records) -> dict[str, pl.Series]:
             original.pop("input", None)
             original.pop("output", None)
         attrs_col[i] = dumps(original).decode()
-    return {
-        "input_messages": message_series("input_messages", c.pop("input_messages")),
-        "output_messages": message_series("output_messages", c.pop("output_messages")),
-        "documents": document_series("documents", c.pop("documents")),
-        "_meta": scalar_column(spans, unpicked, "meta"),
-    } | {k: pl.Series(k, v, dtype=pl.String) for k, v in (c | picked_cols).items()}
+    return payload_series(c | picked_cols) | {"_meta": scalar_column(spans, unpicked, "meta")}
 
 
 def _tag(name: str) -> pl.Expr:

@@ -43,14 +43,13 @@ from tracemark.ingest.quarantine import Quarantine
 from tracemark.ingest.records import (
     Records,
     decode,
-    document_series,
     documents_from,
     dumps,
     gc_paused,
     iso_to_time,
     item_position,
     json_text,
-    message_series,
+    payload_series,
     payload_text,
     plain,
     quarantine_rows,
@@ -320,17 +319,12 @@ def _observation_payloads(observations: Records) -> dict[str, pl.Series]:
         if attrs is not None or meta is not None:
             original["metadata"] = decode(raw_meta)
         attrs_col[i] = dumps(original).decode()
-    out = {
-        "input_messages": message_series("input_messages", c.pop("input_messages")),
-        "output_messages": message_series("output_messages", c.pop("output_messages")),
-        "documents": document_series("documents", c.pop("documents")),
+    typed = {
         "_tags": pl.Series("_tags", c.pop("_tags"), dtype=pl.List(pl.String)),
         "_cost": pl.Series("_cost", c.pop("_cost"), dtype=pl.Float64),
+        **{k: pl.Series(k, c.pop(k), dtype=pl.Int64) for k in ("_in", "_out", "_total")},
     }
-    for k in ("_in", "_out", "_total"):
-        out[k] = pl.Series(k, c.pop(k), dtype=pl.Int64)
-    out |= {k: pl.Series(k, v, dtype=pl.String) for k, v in c.items()}
-    return out
+    return payload_series(c) | typed
 
 
 def _observation_spans(observations: Records, quarantine: Quarantine) -> pl.DataFrame:
@@ -440,10 +434,7 @@ def _trace_payloads(traces: Records) -> dict[str, pl.Series]:
         original.pop("output", None)
         original["metadata"] = decode(trace.get("metadata"))
         c["attributes"][i] = dumps(original).decode()
-    return {
-        "input_messages": message_series("input_messages", c.pop("input_messages")),
-        "output_messages": message_series("output_messages", c.pop("output_messages")),
-    } | {k: pl.Series(k, v, dtype=pl.String) for k, v in c.items()}
+    return payload_series(c)
 
 
 def _trace_spans(traces: Records, children: pl.DataFrame, quarantine: Quarantine) -> pl.DataFrame:

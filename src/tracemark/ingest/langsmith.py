@@ -46,13 +46,12 @@ from tracemark.ingest.records import (
     OBJECT_SOURCES,
     Records,
     decode,
-    document_series,
     dumps,
     gc_paused,
     iso_to_time,
     item_position,
     json_text,
-    message_series,
+    payload_series,
     payload_text,
     pick_text,
     picked,
@@ -334,16 +333,11 @@ def _payload_columns(runs: Records) -> dict[str, pl.Series]:
             run.pop("inputs", None)
             run.pop("outputs", None)
         attrs_col[i] = dumps(run).decode()
-    out = {
-        "input_messages": message_series("input_messages", cols.pop("input_messages")),
-        "output_messages": message_series("output_messages", cols.pop("output_messages")),
-        "documents": document_series("documents", cols.pop("documents")),
-        "_meta_found": pl.Series("_meta_found", meta_found, dtype=pl.Boolean),
-    }
     for k in ("_usage_in", "_usage_out", "_usage_total"):
         cols[k] = [None if v is None else str(v) for v in cols[k]]
-    out |= {k: pl.Series(k, v, dtype=pl.String) for k, v in cols.items()}
-    return out
+    return payload_series(cols) | {
+        "_meta_found": pl.Series("_meta_found", meta_found, dtype=pl.Boolean)
+    }
 
 
 def _documents(docs: Any) -> list[dict[str, Any]] | None:

@@ -393,6 +393,21 @@ def document_series(name: str, values: list[Any]) -> pl.Series:
     return _lists(columns, owners, empty, len(values), DOCUMENT_TYPE).alias(name)
 
 
+def payload_series(columns: Mapping[str, list[Any]]) -> dict[str, pl.Series]:
+    """Columns a reader fills record by record in Python, as Series: ``input_messages`` and
+    ``output_messages`` as message lists and ``documents`` as document lists (those present,
+    first), every other column as text."""
+    rest = dict(columns)
+    out = {
+        name: message_series(name, rest.pop(name))
+        for name in ("input_messages", "output_messages")
+        if name in rest
+    }
+    if "documents" in rest:
+        out["documents"] = document_series("documents", rest.pop("documents"))
+    return out | {k: pl.Series(k, v, dtype=pl.String) for k, v in rest.items()}
+
+
 def _flatten(values: list[Any]) -> tuple[list[dict[str, Any]], list[int], list[int]]:
     """The items of per-row lists (None for none) in one list, with the row of each item
     (ascending) and the rows holding an empty list: what :func:`_lists` rebuilds them from."""
