@@ -17,8 +17,8 @@ import vl_convert
 
 import tracemark as tm
 from tracemark.analysis import reliability as rel
-from tracemark.analysis._long import LABELS_SCHEMA
 from tracemark.model import conform
+from tracemark.queue import LABELS_SCHEMA
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 

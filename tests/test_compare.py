@@ -18,8 +18,8 @@ import scipy.stats
 import vl_convert
 
 import tracemark as tm
-from tracemark.analysis._long import LABELS_SCHEMA
 from tracemark.model import EVALUATION_SCHEMA, conform
+from tracemark.queue import LABELS_SCHEMA
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 

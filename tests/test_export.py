@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 
 import tracemark as tm
-from tracemark.analysis._long import LABELS_SCHEMA
 from tracemark.export import _atomic_write, openai_chat_records
 from tracemark.model import MESSAGE_TYPE, conform
+from tracemark.queue import LABELS_SCHEMA
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 

@@ -15,8 +15,8 @@ import vl_convert
 
 import tracemark as tm
 from tracemark.analysis import charts
-from tracemark.analysis._long import LABELS_SCHEMA
 from tracemark.model import conform
+from tracemark.queue import LABELS_SCHEMA
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 MIN = dt.timedelta(minutes=1)

@@ -14,28 +14,6 @@ from typing import Any
 
 import polars as pl
 
-#: The columns of ``queue.labels()`` (long form) as INTERFACES.md defines them.
-LABELS_SCHEMA = pl.Schema(
-    {
-        "queue": pl.String,
-        "item_id": pl.String,
-        "trace_id": pl.String,
-        "span_id": pl.String,
-        "session_id": pl.String,
-        "reviewer": pl.String,
-        "label": pl.String,
-        "label_type": pl.String,
-        "value": pl.String,
-        "value_num": pl.Float64,
-        "value_list": pl.List(pl.String),
-        "reasoning": pl.String,
-        "assessment": pl.String,
-        "submitted": pl.Boolean,
-        "schema_version": pl.Int64,
-        "created_at": pl.Datetime("ns", "UTC"),
-    }
-)
-
 ID_COLUMNS: tuple[str, ...] = ("item_id", "trace_id", "span_id", "session_id")
 
 #: Internal label kinds.
