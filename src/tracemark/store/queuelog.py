@@ -67,6 +67,19 @@ QUEUE_EVENT_SCHEMA = pl.Schema(
 )
 
 ITEM_EVENT_KINDS = ("add", "remove", "requeue")
+#: The columns of item events that :func:`fold_items` reads.
+ITEM_EVENT_COLUMNS = (
+    "kind",
+    "item",
+    "item_kind",
+    "trace_id",
+    "span_id",
+    "session_id",
+    "source",
+    "time",
+    "_file",
+    "_line",
+)
 PAIR_TIMES = ("claim_t", "release_t", "skip_t", "submit_t", "save_t")
 _PAIR_KIND = {"claim": "claim_t", "release": "release_t", "skip": "skip_t", "submit": "submit_t"}
 
@@ -94,18 +107,7 @@ def fold_items(item_events: pl.DataFrame) -> pl.DataFrame:
     ``source``, ``added_at``, ``epoch`` (the last requeue, or null) and ``order``."""
     if not item_events.height:
         return pl.DataFrame(schema=ITEMS_SCHEMA)
-    ev = item_events.select(
-        "kind",
-        "item",
-        "item_kind",
-        "trace_id",
-        "span_id",
-        "session_id",
-        "source",
-        "time",
-        "_file",
-        "_line",
-    )
+    ev = item_events.select(ITEM_EVENT_COLUMNS)
     removed = (
         ev.filter(pl.col("kind") == "remove").group_by("item").agg(removed=pl.col("time").max())
     )

@@ -13,6 +13,8 @@ import polars as pl
 
 from tracemark.store.log import LogReader
 from tracemark.store.queuelog import (
+    ITEM_EVENT_COLUMNS,
+    ITEM_EVENT_KINDS,
     ITEMS_SCHEMA,
     PAIR_TIMES,
     PAIRS_SCHEMA,
@@ -38,18 +40,6 @@ PARSED_SCHEMA = pl.Schema({k: v for k, v in QUEUE_EVENT_SCHEMA.items() if k != "
 EVENT_SCHEMA = pl.Schema(
     {**PARSED_SCHEMA, "k": Kind, "time": Time, "_file": pl.String, "_line": pl.Int64}
 )
-ITEM_COLUMNS = [
-    "kind",
-    "item",
-    "item_kind",
-    "trace_id",
-    "span_id",
-    "session_id",
-    "source",
-    "time",
-    "_file",
-    "_line",
-]
 PAIR_COLUMNS = ["k", "item", "reviewer", "time"]
 LABEL_COLUMNS = [
     "k",
@@ -105,7 +95,7 @@ class QueueState:
             return
         new = new.with_columns(kind_code())
         k = pl.col("k")
-        item_events = new.filter(k.is_in(("add", "remove", "requeue"))).select(ITEM_COLUMNS)
+        item_events = new.filter(k.is_in(ITEM_EVENT_KINDS)).select(ITEM_EVENT_COLUMNS)
         if item_events.height:
             self._item_events = (
                 item_events
