@@ -91,8 +91,8 @@ def _write_fd(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically: a reader sees the old or the new file, whole."""
+def _write_temp(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a temporary file beside ``path`` (this process's), fsynced; return it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
@@ -100,6 +100,12 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    return tmp
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically: a reader sees the old or the new file, whole."""
+    tmp = _write_temp(path, data)
     os.replace(tmp, path)
     fsync_dir(path.parent)
 
@@ -111,13 +117,7 @@ def write_new(path: Path, data: bytes) -> bool:
     with its full content (written to a temporary file, then hard-linked into place), so a
     concurrent reader never sees it half written.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        _write_fd(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp = _write_temp(path, data)
     try:
         os.link(tmp, path)
     except FileExistsError:
