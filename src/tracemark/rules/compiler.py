@@ -43,7 +43,8 @@ VIRTUAL_FIELDS: dict[str, tuple[str, Callable[[], pl.Expr]]] = {
     "has_error": ("error_count", lambda: pl.col("error_count") > 0),
 }
 
-_OPS: dict[str, Callable[[Any, Any], Any]] = {
+#: The comparison operators of the DSL (on expressions, and on counts in quantifier hooks).
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,
     "!=": operator.ne,
     "<": operator.lt,
@@ -408,7 +409,7 @@ class Compiler:
         ):
             return self.quantify("count", left.literal, (op, float(right.literal)))
         a, b = self._coerce(left, right, node, op)
-        return _OPS[op](a, b)
+        return COMPARISONS[op](a, b)
 
     def _coerce(self, left: Value, right: Value, node: n.Node, op: str) -> tuple[pl.Expr, Any]:
         """The two sides as comparable expressions; a type mismatch is an error."""

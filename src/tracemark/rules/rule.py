@@ -14,7 +14,6 @@ the whole rule stays one Polars expression over the ``traces`` frame.
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -22,7 +21,7 @@ import polars as pl
 
 from tracemark.model import EVALUATION_SCHEMA, SPAN_SCHEMA, derive_traces
 from tracemark.rules import nodes as n
-from tracemark.rules.compiler import QUANTIFIERS, Compiler, Quantifier, Scope
+from tracemark.rules.compiler import COMPARISONS, QUANTIFIERS, Compiler, Quantifier, Scope
 from tracemark.rules.errors import RuleError
 from tracemark.rules.parser import parse
 
@@ -35,15 +34,6 @@ __all__ = ["Rule", "RuleLike", "rule", "where"]
 RuleLike: TypeAlias = "str | pl.Expr | Rule"
 #: What a rule runs over: Traces, a traces frame (spans passed beside it), or just a schema.
 Target: TypeAlias = "Traces | pl.DataFrame | pl.LazyFrame | Mapping[str, pl.DataType]"
-
-_OPS = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 
 
 @functools.cache
@@ -394,7 +384,7 @@ def _span_query(
 
         return counts, number, "number"
     op, k = compare
-    test = _OPS[op]
+    test = COMPARISONS[op]
     if all(test(c, k) == (c >= 1) for c in (0, 1, 2)):
         return hits, member, "member"  # at least one: any()
     if op in ("<", "<=", "==") and test(0, k) and not test(1, k):
