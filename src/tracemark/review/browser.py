@@ -189,6 +189,26 @@ def _wait_ready(page: Any, timeout_ms: float) -> None:
     page.wait_for_function("window.__tmReady === true", timeout=timeout_ms)
 
 
+def _new_page(context: Any, before: Callable[[Any], None] | None) -> Any:
+    """A page that serves the widget's files and refuses (and lists, in ``page.blocked``) every
+    other request; ``before(page)`` has run on it."""
+    page = context.new_page()
+    if before is not None:
+        before(page)
+    blocked: list[str] = []
+    page.blocked = blocked
+    _serve(page, blocked)
+    return page
+
+
+def _load(page: Any, init_script: str, timeout_ms: float) -> Any:
+    """Load the widget's page in ``page`` after ``init_script``; return it once rendered."""
+    page.add_init_script(init_script)
+    page.goto(f"{BASE_URL}/index.html")
+    _wait_ready(page, timeout_ms)
+    return page
+
+
 def open_widget(
     context: Any,
     widget: Any,
@@ -203,12 +223,7 @@ def open_widget(
     own files (all refused). ``before(page)`` runs before the page loads (listeners, init
     scripts).
     """
-    page = context.new_page()
-    if before is not None:
-        before(page)
-    blocked: list[str] = []
-    page.blocked = blocked
-    _serve(page, blocked)
+    page = _new_page(context, before)
     outbox: list[dict[str, Any]] = []
     names = [n for n in _FRONT_END_TRAITS if n in widget.keys]
 
@@ -230,10 +245,7 @@ def open_widget(
 
     page.expose_function("tmSend", tm_send)
     init = [_state_message(n, getattr(widget, n)) for n in names]
-    page.add_init_script(f"window.__tmInit = {orjson.dumps(init).decode()};")
-    page.goto(f"{BASE_URL}/index.html")
-    _wait_ready(page, timeout_ms)
-    return page
+    return _load(page, f"window.__tmInit = {orjson.dumps(init).decode()};", timeout_ms)
 
 
 def open_static(
@@ -246,14 +258,9 @@ def open_static(
 ) -> Any:
     """A page rendering the front end with ``state`` (bytes become DataViews) and a
     JavaScript command handler ``(name, msg) => reply`` (a Promise is fine)."""
-    page = context.new_page()
-    if before is not None:
-        before(page)
-    blocked: list[str] = []
-    page.blocked = blocked
-    _serve(page, blocked)
+    page = _new_page(context, before)
     init = [_state_message(k, v) for k, v in state.items()]
-    page.add_init_script(
+    script = (
         f"window.__tmInit = {orjson.dumps(init).decode()};\n"
         f"const __tmHandler = {commands_js};\n"
         "window.tmSend = async (text) => {\n"
@@ -263,9 +270,7 @@ def open_static(
         " response } }];\n"
         "};"
     )
-    page.goto(f"{BASE_URL}/index.html")
-    _wait_ready(page, timeout_ms)
-    return page
+    return _load(page, script, timeout_ms)
 
 
 def payload_state(payload: bytes | dict[str, Any], **traits: Any) -> dict[str, Any]:
