@@ -7,10 +7,11 @@ Tests that need either skip with a clear reason on a user's clone, and fail in C
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+
+from tracemark.review.browser import find_chromium  # Debian's chromium, never a downloaded one
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -31,14 +32,6 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def find_chromium() -> str | None:
-    """Debian's chromium (never a downloaded browser)."""
-    for candidate in (os.environ.get("TRACEMARK_CHROMIUM"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return shutil.which("chromium")
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Path of Debian's chromium; skips (or fails under TRACEMARK_REQUIRE_BROWSER=1) if absent."""
@@ -49,16 +42,3 @@ def chromium_path() -> str:
             pytest.fail(msg + " and TRACEMARK_REQUIRE_BROWSER is set")
         pytest.skip(msg)
     return path
-
-
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
