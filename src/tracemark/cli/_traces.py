@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from tracemark.cli._common import Console, Failure, UsageError, existing_path
+from tracemark.cli._common import Console, Failure, UsageError, existing_path, plural
 from tracemark.model import QUARANTINE_SCHEMA, Traces
 
 if TYPE_CHECKING:
@@ -120,8 +120,12 @@ def _reason(exc: BaseException, limit: int = 400) -> str:
 
 
 def quarantine_lines(quarantine: pl.DataFrame, shown: int = 5) -> list[str]:
-    """A few quarantined records as text lines (source, position, reason)."""
-    lines = [
+    """The quarantine as text lines: how many records could not be read, then a few of them
+    (source, position, reason). No lines when it is empty."""
+    if not quarantine.height:
+        return []
+    lines = [f"{plural(quarantine.height, 'record')} could not be read (quarantined):"]
+    lines += [
         f"  {r['source']} {r['position']}: {r['reason']}"
         for r in quarantine.head(shown).iter_rows(named=True)
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tracemark.cli._common import OK, Console, HelpFormatter, UsageError, plural, store_options
+from tracemark.cli._common import OK, Console, HelpFormatter, UsageError, store_options
 from tracemark.cli._traces import (
     DEFAULT_DATASET,
     import_traces,
@@ -108,8 +108,6 @@ def main(args: argparse.Namespace, console: Console) -> int:
             f"{result.evaluations:,} evaluations) into dataset {args.name!r} version "
             f"{result.version} of {store.path}{skipped}"
         )
-    if q.height:
-        console.say(f"{plural(q.height, 'record')} could not be read (quarantined):")
-        for line in quarantine_lines(q):
-            console.say(line)
+    for line in quarantine_lines(q):
+        console.say(line)
     return OK

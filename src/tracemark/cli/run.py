@@ -13,7 +13,6 @@ from tracemark.cli._common import (
     Failure,
     HelpFormatter,
     existing_path,
-    plural,
     store_options,
     table,
 )
@@ -158,15 +157,11 @@ def main(args: argparse.Namespace, console: Console) -> int:
 def _loaded_lines(loaded: Loaded) -> list[str]:
     f = loaded.facts()
     where = ", ".join(f["sources"]) if len(f["sources"]) <= 3 else f"{len(f['sources'])} paths"
-    lines = [
+    return [
         f"loaded {f['traces']:,} traces ({f['spans']:,} spans, {f['evaluations']:,} "
-        f"evaluations) from {where}"
+        f"evaluations) from {where}",
+        *quarantine_lines(loaded.traces.quarantine),
     ]
-    q = loaded.traces.quarantine
-    if q.height:
-        lines.append(f"{plural(q.height, 'record')} could not be read (quarantined):")
-        lines.extend(quarantine_lines(q))
-    return lines
 
 
 def _one(auto: Automation, traces: Traces, store: Store | None, dry: bool) -> dict[str, Any]:
