@@ -23,6 +23,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import tracemark as tm
+from _support import assert_round_trip, one_span
 from tracemark.ingest import IngestError, detect
 from tracemark.model import EVALUATION_SCHEMA, SPAN_SCHEMA
 
@@ -36,12 +37,6 @@ def traces() -> tm.Traces:
     return tm.load(FIXTURES)
 
 
-def span(traces: tm.Traces, span_id: str) -> dict:
-    rows = traces.spans.filter(pl.col("span_id") == span_id).to_dicts()
-    assert len(rows) == 1
-    return rows[0]
-
-
 def test_detected_and_canonical(traces: tm.Traces) -> None:
     for name in ("spans_intake.json", "evaluations.json", "spans_export.json"):
         assert detect(FIXTURES / name) == "datadog"
@@ -52,20 +47,20 @@ def test_detected_and_canonical(traces: tm.Traces) -> None:
 
 
 def test_tree_kinds_and_nanosecond_times(traces: tm.Traces) -> None:
-    root = span(traces, "1000")
+    root = one_span(traces, "1000")
     assert (root["parent_id"], root["kind"], root["kind_raw"]) == (None, "agent", "agent")
     assert set(traces.spans.filter(pl.col("trace_id") == T)["parent_id"].drop_nulls()) == {"1000"}
-    assert span(traces, "1004")["kind"] == "retriever"  # Datadog "retrieval"
+    assert one_span(traces, "1004")["kind"] == "retriever"  # Datadog "retrieval"
     assert root["start_time"].isoformat() == "2025-03-10T09:00:00+00:00"
     assert root["duration_ms"] == 4200.0
-    llm = span(traces, "1001")
+    llm = one_span(traces, "1001")
     assert (llm["end_time"] - llm["start_time"]).total_seconds() == pytest.approx(0.9)
-    exported = span(traces, "14624140233640368324")  # start_ns given in ms by the export
+    exported = one_span(traces, "14624140233640368324")  # start_ns given in ms by the export
     assert exported["start_time"].isoformat().startswith("2025-10-30T14:17:38.897")
 
 
 def test_llm_messages_tool_calls_tokens(traces: tm.Traces) -> None:
-    llm = span(traces, "1001")
+    llm = one_span(traces, "1001")
     assert (llm["model"], llm["provider"]) == ("gpt-4o", "openai")
     assert (llm["input_tokens"], llm["output_tokens"], llm["total_tokens"]) == (64, 22, 86)
     assert llm["cost_usd"] == pytest.approx(860000 / 1e9)
@@ -76,24 +71,24 @@ def test_llm_messages_tool_calls_tokens(traces: tm.Traces) -> None:
         "search_hotels",
         {"city": "Lisbon", "date": "Friday"},
     )
-    final = span(traces, "1005")
+    final = one_span(traces, "1005")
     result = next(m for m in final["input_messages"] if m["role"] == "tool")
     assert (result["tool_call_id"], result["name"]) == ("call_h1", "search_hotels")
     assert json.loads(llm["metadata"]) == {"temperature": 0.1, "max_tokens": 300}
 
 
 def test_tool_error_documents(traces: tm.Traces) -> None:
-    tool = span(traces, "1002")
+    tool = one_span(traces, "1002")
     assert (tool["kind"], tool["tool_name"]) == ("tool", "search_hotels")
     assert json.loads(tool["tool_arguments"]) == {"city": "Lisbon", "date": "Friday"}
     assert json.loads(tool["tool_result"])[0]["name"] == "Hotel Avenida"
-    failed = span(traces, "1003")
+    failed = one_span(traces, "1003")
     assert (failed["status"], failed["status_message"]) == (
         "error",
         "PaymentError: payment declined",
     )
     assert json.loads(failed["attributes"])["meta"]["error"]["stack"].startswith("Traceback")
-    (doc,) = span(traces, "1004")["documents"]
+    (doc,) = one_span(traces, "1004")["documents"]
     assert (doc["id"], doc["score"], json.loads(doc["metadata"])) == (
         "doc-1",
         0.93,
@@ -102,9 +97,9 @@ def test_tool_error_documents(traces: tm.Traces) -> None:
 
 
 def test_tags_session_user(traces: tm.Traces) -> None:
-    root = span(traces, "1000")
+    root = one_span(traces, "1000")
     assert root["session_id"] == "sess-lisbon-1"  # the span's own beats the batch's
-    assert span(traces, "1002")["session_id"] == "sess-default"
+    assert one_span(traces, "1002")["session_id"] == "sess-default"
     assert root["user_id"] == "1234"  # from the batch tag user_id:1234
     assert "service:travel-bot" in root["tags"] and "conversation_id:c-77" in root["tags"]
     assert json.loads(root["attributes"])["ml_app"] == "travel-bot"
@@ -156,11 +151,7 @@ def test_derived_traces(traces: tm.Traces) -> None:
 
 
 def test_parquet_round_trip_is_lossless(traces: tm.Traces, tmp_path: Path) -> None:
-    back = tm.read(traces.write(tmp_path / "out"))
-    assert_frame_equal(back.spans, traces.spans)
-    assert_frame_equal(back.evaluations, traces.evaluations)
-    assert_frame_equal(back.quarantine, traces.quarantine)
-    assert_frame_equal(back.traces, traces.traces)
+    assert_round_trip(traces, tmp_path / "out")
 
 
 def test_json_lines_of_spans_and_sdk_meta_keys(tmp_path: Path) -> None:
@@ -176,7 +167,7 @@ def test_json_lines_of_spans_and_sdk_meta_keys(tmp_path: Path) -> None:
     path = tmp_path / "spans.jsonl"
     path.write_bytes(b"\n".join(orjson.dumps(s) for s in [*spans[:3], sdk]) + b"\n")
     t = tm.load(path)
-    failed = span(t, "1003")
+    failed = one_span(t, "1003")
     assert (failed["kind"], failed["status_message"]) == ("tool", "PaymentError: payment declined")
     assert t.spans.height == 4
 

@@ -22,6 +22,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import tracemark as tm
+from _support import assert_round_trip, one_span
 from tracemark.ingest import IngestError, detect
 from tracemark.model import EVALUATION_SCHEMA, SPAN_SCHEMA
 
@@ -34,12 +35,6 @@ T3 = "trace-obs-export-1"
 @pytest.fixture(scope="module")
 def traces() -> tm.Traces:
     return tm.load(FIXTURES)
-
-
-def span(traces: tm.Traces, span_id: str) -> dict:
-    rows = traces.spans.filter(pl.col("span_id") == span_id).to_dicts()
-    assert len(rows) == 1
-    return rows[0]
 
 
 def test_detected_and_canonical(traces: tm.Traces) -> None:
@@ -73,20 +68,20 @@ def test_observation_types_to_kinds(traces: tm.Traces) -> None:
 
 
 def test_trace_is_the_root_and_observations_nest(traces: tm.Traces) -> None:
-    root = span(traces, T1)
+    root = one_span(traces, T1)
     assert (root["parent_id"], root["name"], root["kind"]) == (None, "support-agent", "workflow")
     assert (root["session_id"], root["user_id"]) == ("chat-2025-03-10-0042", "u-1138")
     assert root["tags"] == ["production", "baggage"]
     assert json.loads(root["metadata"]) == {"channel": "web", "tier": "gold"}
-    assert span(traces, "obs-agent")["parent_id"] == T1
-    assert span(traces, "obs-gen-1")["parent_id"] == "obs-agent"
-    assert span(traces, "obs-emb")["parent_id"] == "obs-ret"
+    assert one_span(traces, "obs-agent")["parent_id"] == T1
+    assert one_span(traces, "obs-gen-1")["parent_id"] == "obs-agent"
+    assert one_span(traces, "obs-emb")["parent_id"] == "obs-ret"
     assert root["start_time"].isoformat() == "2025-03-10T09:15:00+00:00"
     assert root["end_time"].isoformat() == "2025-03-10T09:15:05.900000+00:00"  # timestamp + latency
 
 
 def test_generation_messages_tool_calls_usage_cost(traces: tm.Traces) -> None:
-    gen = span(traces, "obs-gen-1")
+    gen = one_span(traces, "obs-gen-1")
     assert (gen["model"], gen["provider"]) == ("gpt-4o-2024-08-06", "openai")
     assert (gen["input_tokens"], gen["output_tokens"], gen["total_tokens"]) == (152, 21, 173)
     assert gen["cost_usd"] == pytest.approx(0.00059)
@@ -97,40 +92,40 @@ def test_generation_messages_tool_calls_usage_cost(traces: tm.Traces) -> None:
         "lookup_bag",
         {"booking": "ABC123"},
     )
-    answer = span(traces, "obs-gen-2")
+    answer = one_span(traces, "obs-gen-2")
     assert [m["role"] for m in answer["input_messages"]][-2:] == ["assistant", "tool"]
     assert answer["output"] == "Your bag is at Paris CDG and will be delivered tomorrow."
 
 
 def test_tool_error_retriever_event(traces: tm.Traces) -> None:
-    tool = span(traces, "obs-tool-1")
+    tool = one_span(traces, "obs-tool-1")
     assert (tool["tool_name"], json.loads(tool["tool_arguments"])) == (
         "lookup_bag",
         {"booking": "ABC123"},
     )
     assert json.loads(tool["tool_result"]) == {"status": "at_airport", "airport": "CDG"}
-    failed = span(traces, "obs-tool-2")
+    failed = one_span(traces, "obs-tool-2")
     assert (failed["status"], failed["status_message"]) == (
         "error",
         "DeliveryAPIError: 503 Service Unavailable",
     )
-    (doc,) = span(traces, "obs-ret")["documents"]
+    (doc,) = one_span(traces, "obs-ret")["documents"]
     assert doc["score"] == pytest.approx(0.87)
     assert doc["content"].startswith("Delayed bags")
-    event = span(traces, "obs-event")
+    event = one_span(traces, "obs-event")
     assert (event["status"], event["status_message"]) == ("unset", "retrying delivery scheduling")
 
 
 def test_otel_attributes_in_metadata_are_used(traces: tm.Traces) -> None:
-    gen = span(traces, "53995c3f42cd8ad8")  # no top-level input/output: all from attributes
+    gen = one_span(traces, "53995c3f42cd8ad8")  # no top-level input/output: all from attributes
     assert gen["provider"] == "anthropic"
     assert gen["input_messages"][0]["content"] == "Convert 100 EUR to USD"
     (call,) = gen["output_messages"][0]["tool_calls"]
     assert (call["id"], call["name"]) == ("toolu_01", "convert")
     assert (gen["session_id"], gen["user_id"]) == ("sess-otel-1", "u-otel")
-    agent = span(traces, "00f067aa0ba902b7")  # type SPAN, openinference kind AGENT
+    agent = one_span(traces, "00f067aa0ba902b7")  # type SPAN, openinference kind AGENT
     assert (agent["kind"], agent["kind_raw"]) == ("agent", "AGENT")
-    tool = span(traces, "b7ad6b7169203331")
+    tool = one_span(traces, "b7ad6b7169203331")
     assert (tool["kind"], tool["tool_name"], tool["status"]) == ("tool", "convert", "error")
     assert json.loads(tool["attributes"])["metadata"]["attributes"]["tool.name"] == "convert"
 
@@ -175,14 +170,11 @@ def test_derived_traces(traces: tm.Traces) -> None:
 
 
 def test_parquet_round_trip_is_lossless(traces: tm.Traces, tmp_path: Path) -> None:
-    back = tm.read(traces.write(tmp_path / "out"))
-    assert_frame_equal(back.spans, traces.spans)
-    assert_frame_equal(back.evaluations, traces.evaluations)
-    assert_frame_equal(back.traces, traces.traces)
+    assert_round_trip(traces, tmp_path / "out")
 
 
 def test_metadata_string_and_unknown_fields(traces: tm.Traces) -> None:
-    root = span(traces, "o3-root")
+    root = one_span(traces, "o3-root")
     assert json.loads(root["metadata"]) == {"job": "nightly"}  # was a JSON string
     assert json.loads(root["attributes"])["unknown_future_field"] == [1, 2]
 

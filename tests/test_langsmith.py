@@ -19,6 +19,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import tracemark as tm
+from _support import assert_round_trip, one_span
 from tracemark.ingest import IngestError, detect
 from tracemark.model import EVALUATION_SCHEMA, SPAN_SCHEMA
 
@@ -33,12 +34,6 @@ TOOL_ERR = "e2b1a9c4-7f3d-4c1e-8a6b-2d4f9e8c7b55"
 @pytest.fixture(scope="module")
 def traces() -> tm.Traces:
     return tm.load(FIXTURES)
-
-
-def span(traces: tm.Traces, span_id: str) -> dict:
-    rows = traces.spans.filter(pl.col("span_id") == span_id).to_dicts()
-    assert len(rows) == 1
-    return rows[0]
 
 
 def test_detected_and_canonical(traces: tm.Traces) -> None:
@@ -60,13 +55,13 @@ def test_tree_kinds_and_times(traces: tm.Traces) -> None:
     assert (retriever["trace_id"], retriever["parent_id"]) == (T2, T2)
     assert traces.problems().height == 0
     assert dict(zip(s["span_id"], s["kind"].cast(pl.String), strict=True))[LLM1] == "llm"
-    root = span(traces, T1)
+    root = one_span(traces, T1)
     assert root["start_time"].isoformat() == "2024-05-01T12:00:00+00:00"
     assert root["duration_ms"] == pytest.approx(4250.0)
 
 
 def test_llm_call_messages_tool_calls_tokens(traces: tm.Traces) -> None:
-    llm = span(traces, LLM1)
+    llm = one_span(traces, LLM1)
     assert (llm["model"], llm["provider"]) == ("gpt-4o-mini", "openai")
     assert (llm["input_tokens"], llm["output_tokens"], llm["total_tokens"]) == (190, 38, 228)
     assert llm["cost_usd"] == pytest.approx(0.0000513)
@@ -76,7 +71,7 @@ def test_llm_call_messages_tool_calls_tokens(traces: tm.Traces) -> None:
         ("call_w1", "get_weather", {"city": "Paris"}),
         ("call_f1", "search_flights", {"to": "CDG"}),
     ]
-    second = span(traces, LLM2)
+    second = one_span(traces, LLM2)
     assert [m["role"] for m in second["input_messages"]] == [
         "system",
         "user",
@@ -95,7 +90,7 @@ def test_tool_span_and_error(traces: tm.Traces) -> None:
         "get_weather",
         "18°C, cloudy",
     )
-    failed = span(traces, TOOL_ERR)
+    failed = one_span(traces, TOOL_ERR)
     assert failed["status"] == "error"
     assert failed["status_message"].startswith("ConnectionError: flight search API timed out")
 
@@ -134,18 +129,15 @@ def test_derived_traces(traces: tm.Traces) -> None:
 
 
 def test_parquet_round_trip_is_lossless(traces: tm.Traces, tmp_path: Path) -> None:
-    back = tm.read(traces.write(tmp_path / "out"))
-    assert_frame_equal(back.spans, traces.spans)
-    assert_frame_equal(back.evaluations, traces.evaluations)
-    assert_frame_equal(back.traces, traces.traces)
+    assert_round_trip(traces, tmp_path / "out")
 
 
 def test_unknown_fields_kept_in_attributes(traces: tm.Traces) -> None:
-    attrs = json.loads(span(traces, T1)["attributes"])
+    attrs = json.loads(one_span(traces, T1)["attributes"])
     assert attrs["some_future_field"] == {"x": 1}
     assert attrs["app_path"].endswith(T1)
     assert "inputs" not in attrs  # the payloads live in input / input_messages
-    assert json.loads(span(traces, T1)["metadata"])["app_version"] == "1.4.2"
+    assert json.loads(one_span(traces, T1)["metadata"])["app_version"] == "1.4.2"
 
 
 def test_objects_and_json_list_give_the_same_result(traces: tm.Traces, tmp_path: Path) -> None:

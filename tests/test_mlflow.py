@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import polars as pl
 import pytest
 
 import tracemark as tm
+from _support import assert_round_trip, bench_format, one_span
 from tracemark.ingest import IngestError, detect
 from tracemark.ingest.mlflow import detect as mlflow_detect
 from tracemark.ingest.mlflow import load_mlflow
@@ -46,19 +45,6 @@ def fixture(path: Path) -> Any:
 @pytest.fixture(scope="module")
 def loaded() -> tm.Traces:
     return load_mlflow(V3)
-
-
-def span(t: tm.Traces, span_id: str) -> dict[str, Any]:
-    rows = t.spans.filter(pl.col("span_id") == span_id).to_dicts()
-    assert len(rows) == 1, span_id
-    return rows[0]
-
-
-def bench_module(name: str) -> Any:
-    bench = str(Path(__file__).resolve().parents[1] / "bench")
-    if bench not in sys.path:
-        sys.path.insert(0, bench)
-    return importlib.import_module(f"ingest_formats.{name}")
 
 
 # -- detection ------------------------------------------------------------------------------------
@@ -109,14 +95,14 @@ def test_nested_spans_ids_and_times(loaded: tm.Traces) -> None:
     assert ok.filter(pl.col("parent_id").is_null())["span_id"].to_list() == ["b7ad6b7169203331"]
     assert set(ok["parent_id"].drop_nulls()) == {"b7ad6b7169203331"}  # base64 ids as hex
     assert loaded.problems().height == 0
-    root = span(loaded, "b7ad6b7169203331")
+    root = one_span(loaded, "b7ad6b7169203331")
     assert (root["kind"], root["kind_raw"], root["name"]) == ("agent", "AGENT", "travel_agent")
     assert str(root["start_time"]) == "2025-06-03 09:15:20.123000+00:00"
     assert root["duration_ms"] == pytest.approx(2311.0)
 
 
 def test_llm_call_with_messages_and_tool_calls(loaded: tm.Traces) -> None:
-    first = span(loaded, "00f067aa0ba902b7")
+    first = one_span(loaded, "00f067aa0ba902b7")
     assert (first["kind"], first["kind_raw"]) == ("llm", "CHAT_MODEL")
     assert (first["model"], first["provider"]) == ("gpt-4o-mini", "openai")
     assert (first["input_tokens"], first["output_tokens"], first["total_tokens"]) == (82, 17, 99)
@@ -128,7 +114,7 @@ def test_llm_call_with_messages_and_tool_calls(loaded: tm.Traces) -> None:
         {"id": "call_a1", "name": "get_weather", "arguments": '{"city":"Paris"}'}
     ]
     assert first["input"] == "What's the weather in Paris today?"
-    second = span(loaded, "6e0c63257de34c92")
+    second = one_span(loaded, "6e0c63257de34c92")
     assert [m["role"] for m in second["input_messages"]] == ["system", "user", "assistant", "tool"]
     assert second["input_messages"][3]["tool_call_id"] == "call_a1"
     assert second["output"] == "It is rainy in Paris today, 14°C. Take an umbrella."
@@ -136,11 +122,11 @@ def test_llm_call_with_messages_and_tool_calls(loaded: tm.Traces) -> None:
 
 
 def test_tool_and_retriever_spans(loaded: tm.Traces) -> None:
-    tool = span(loaded, "5fb397be34d26b51")
+    tool = one_span(loaded, "5fb397be34d26b51")
     assert (tool["kind"], tool["tool_name"]) == ("tool", "get_weather")
     assert tool["tool_arguments"] == '{"city":"Paris"}'
     assert tool["tool_result"] == "rainy, 14°C"
-    docs = span(loaded, "c1d2e3f405060708")["documents"]
+    docs = one_span(loaded, "c1d2e3f405060708")["documents"]
     assert [(d["id"], d["content"]) for d in docs] == [
         ("doc-7", "Paris has mild, wet springs."),
         ("doc-2", "Umbrellas are sold everywhere."),
@@ -152,10 +138,10 @@ def test_tool_and_retriever_spans(loaded: tm.Traces) -> None:
 
 
 def test_error_spans(loaded: tm.Traces) -> None:
-    root = span(loaded, "1111111111111111")
+    root = one_span(loaded, "1111111111111111")
     assert root["status"] == "error"
     assert root["status_message"] == "TimeoutError: weather service timed out after 5s"
-    tool = span(loaded, "3333333333333333")
+    tool = one_span(loaded, "3333333333333333")
     # no status message: the exception event says what failed
     assert (tool["status"], tool["status_message"]) == (
         "error",
@@ -166,7 +152,7 @@ def test_error_spans(loaded: tm.Traces) -> None:
 
 
 def test_trace_info_on_the_root(loaded: tm.Traces) -> None:
-    root = span(loaded, "b7ad6b7169203331")
+    root = one_span(loaded, "b7ad6b7169203331")
     meta = json.loads(root["metadata"])
     assert meta["mlflow.trace.user"] == "alice" and meta["environment"] == "production"
     assert meta["client_request_id"] == "req-8812" and meta["experiment_id"] == "1"
@@ -177,10 +163,10 @@ def test_trace_info_on_the_root(loaded: tm.Traces) -> None:
 
 
 def test_unknown_fields_are_kept(loaded: tm.Traces) -> None:
-    tool = json.loads(span(loaded, "5fb397be34d26b51")["attributes"])
+    tool = json.loads(one_span(loaded, "5fb397be34d26b51")["attributes"])
     assert tool["mlflow.future_field"] == {"shard": 3}  # a span field no document mentions
     assert tool["mlflow.spanType"] == "TOOL"  # attribute values decoded from their JSON text
-    root = json.loads(span(loaded, "b7ad6b7169203331")["attributes"])
+    root = json.loads(one_span(loaded, "b7ad6b7169203331")["attributes"])
     assert root["mlflow.traceInfo"] == {"mlflow_future_info": "kept"}
 
 
@@ -395,16 +381,12 @@ def test_bad_assessment_is_quarantined_not_fatal() -> None:
 
 
 def test_parquet_round_trip_is_lossless(loaded: tm.Traces, tmp_path: Path) -> None:
-    back = tm.read(loaded.write(tmp_path / "t"))
-    assert back.spans.equals(loaded.spans)
-    assert back.evaluations.equals(loaded.evaluations)
-    assert back.quarantine.equals(loaded.quarantine)
-    assert back.traces.equals(loaded.traces)
+    assert_round_trip(loaded, tmp_path / "t")
 
 
 def test_demo_traces_survive_an_mlflow_export(tmp_path: Path) -> None:
     """demo -> MLflow 3 JSON Lines (bench/ingest_formats/mlflow.py) -> load: the same traces."""
-    bench = bench_module("mlflow")
+    bench = bench_format("mlflow")
     original = tm.demo.generate(120, seed=7)
     back = bench.load(bench.write_sample(tmp_path, 120, 7))
     assert back.quarantine.height == 0
@@ -453,7 +435,9 @@ def test_demo_traces_survive_an_mlflow_export(tmp_path: Path) -> None:
 def test_ids_decode_from_base64_and_0x_hex() -> None:
     trace = fixture(V3)[0]
     raw = trace["data"]["spans"][0]["span_id"]
-    assert base64.b64decode(raw).hex() == span(load_mlflow(trace), "b7ad6b7169203331")["span_id"]
+    assert (
+        base64.b64decode(raw).hex() == one_span(load_mlflow(trace), "b7ad6b7169203331")["span_id"]
+    )
     # base64 text may itself start with "0X": it is not MLflow 2's hex prefix
     tricky = base64.b64encode(bytes.fromhex("d1775fc71c70fd00")).decode()
     assert tricky.startswith("0X")

@@ -14,9 +14,7 @@ frames and their parquet files).
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import tracemark as tm
+from _support import assert_round_trip, bench_format, one_span
 from tracemark.ingest import IngestError, detect
 from tracemark.ingest.phoenix import detect as phoenix_detect
 from tracemark.ingest.phoenix import load_phoenix
@@ -89,12 +88,6 @@ def loaded() -> tm.Traces:
     return load_phoenix(spans_frame(), [annotations_frame(), *legacy_evaluations()])
 
 
-def span(t: tm.Traces, span_id: str) -> dict[str, Any]:
-    rows = t.spans.filter(pl.col("span_id") == span_id).to_dicts()
-    assert len(rows) == 1, span_id
-    return rows[0]
-
-
 # -- detection ------------------------------------------------------------------------------------
 
 
@@ -138,14 +131,14 @@ def test_nested_spans_and_times(loaded: tm.Traces) -> None:
     assert a.filter(pl.col("parent_id").is_null())["span_id"].to_list() == ["b7ad6b7169203331"]
     assert set(a.filter(pl.col("parent_id").is_not_null())["parent_id"]) == {"b7ad6b7169203331"}
     assert loaded.problems().height == 0
-    root = span(loaded, "b7ad6b7169203331")
+    root = one_span(loaded, "b7ad6b7169203331")
     assert root["kind"] == "agent" and root["kind_raw"] == "AGENT"
     assert root["duration_ms"] == pytest.approx(2311.0)
     assert str(root["start_time"]) == "2025-06-03 09:15:00+00:00"
 
 
 def test_llm_call_with_messages_and_tool_calls(loaded: tm.Traces) -> None:
-    first = span(loaded, "00f067aa0ba902b7")
+    first = one_span(loaded, "00f067aa0ba902b7")
     assert first["kind"] == "llm"
     assert (first["model"], first["provider"]) == ("gpt-4o-mini", "openai")
     assert (first["input_tokens"], first["output_tokens"], first["total_tokens"]) == (82, 17, 99)
@@ -156,7 +149,7 @@ def test_llm_call_with_messages_and_tool_calls(loaded: tm.Traces) -> None:
     assert reply["tool_calls"] == [
         {"id": "call_a1", "name": "get_weather", "arguments": '{"city":"Paris"}'}
     ]
-    second = span(loaded, "6e0c63257de34c92")
+    second = one_span(loaded, "6e0c63257de34c92")
     roles = [m["role"] for m in second["input_messages"]]
     assert roles == ["system", "user", "assistant", "tool"]
     user = second["input_messages"][1]
@@ -166,17 +159,17 @@ def test_llm_call_with_messages_and_tool_calls(loaded: tm.Traces) -> None:
 
 
 def test_tool_span_retriever_and_metadata(loaded: tm.Traces) -> None:
-    tool = span(loaded, "5fb397be34d26b51")
+    tool = one_span(loaded, "5fb397be34d26b51")
     assert tool["kind"] == "tool"
     assert tool["tool_name"] == "get_weather"
     assert tool["tool_arguments"] == '{"city":"Paris"}'
     assert tool["tool_result"] == "rainy, 14°C"
-    docs = span(loaded, "c1d2e3f405060708")["documents"]
+    docs = one_span(loaded, "c1d2e3f405060708")["documents"]
     assert [d["id"] for d in docs] == ["doc-7", "doc-2"]
     assert docs[0]["score"] == pytest.approx(0.82)
     assert json.loads(docs[0]["metadata"]) == {"source": "guide", "page": 3}
     assert json.loads(docs[1]["metadata"]) == {"source": "tips"}  # no "page": null
-    root = span(loaded, "b7ad6b7169203331")
+    root = one_span(loaded, "b7ad6b7169203331")
     assert json.loads(root["metadata"]) == {"env": "production", "tier": "enterprise"}
     assert (root["session_id"], root["user_id"], root["tags"]) == (
         "sess-42",
@@ -186,7 +179,7 @@ def test_tool_span_retriever_and_metadata(loaded: tm.Traces) -> None:
 
 
 def test_error_span(loaded: tm.Traces) -> None:
-    tool = span(loaded, "3333333333333333")
+    tool = one_span(loaded, "3333333333333333")
     assert tool["status"] == "error"
     assert tool["status_message"] == "TimeoutError: weather service timed out after 5s"
     events = json.loads(tool["attributes"])["events"]
@@ -194,16 +187,16 @@ def test_error_span(loaded: tm.Traces) -> None:
 
 
 def test_unknown_attributes_are_kept(loaded: tm.Traces) -> None:
-    attrs = json.loads(span(loaded, "b7ad6b7169203331")["attributes"])
+    attrs = json.loads(one_span(loaded, "b7ad6b7169203331")["attributes"])
     assert attrs["app"] == {"version": "2.1.0"}  # a custom attribute no document mentions
     assert attrs["metadata"] == {"env": "production", "tier": "enterprise"}
     assert attrs["openinference.span.kind"] == "AGENT"
-    other_root = json.loads(span(loaded, "1111111111111111")["attributes"])
+    other_root = json.loads(one_span(loaded, "1111111111111111")["attributes"])
     assert other_root["metadata"] == {"env": "production"}  # no nulls from other rows
 
 
 def test_genai_attributes_use_the_reference_mapping(loaded: tm.Traces) -> None:
-    row = span(loaded, "4444444444444444")
+    row = one_span(loaded, "4444444444444444")
     assert (row["kind"], row["kind_raw"]) == ("llm", "UNKNOWN")
     assert (row["model"], row["provider"]) == ("claude-3-5-haiku", "anthropic")
     assert (row["input_tokens"], row["output_tokens"]) == (31, 9)
@@ -427,19 +420,12 @@ def test_columnwise_mapping_agrees_with_the_reference(loaded: tm.Traces) -> None
 
 
 def test_parquet_round_trip_is_lossless(loaded: tm.Traces, tmp_path: Path) -> None:
-    back = tm.read(loaded.write(tmp_path / "t"))
-    assert back.spans.equals(loaded.spans)
-    assert back.evaluations.equals(loaded.evaluations)
-    assert back.quarantine.equals(loaded.quarantine)
-    assert back.traces.equals(loaded.traces)
+    assert_round_trip(loaded, tmp_path / "t")
 
 
 def test_demo_traces_survive_a_phoenix_export(tmp_path: Path) -> None:
     """demo -> Phoenix spans frame + annotations (bench/ingest_formats/phoenix.py) -> load."""
-    bench = str(Path(__file__).resolve().parents[1] / "bench")
-    if bench not in sys.path:
-        sys.path.insert(0, bench)
-    module = importlib.import_module("ingest_formats.phoenix")
+    module = bench_format("phoenix")
     original = tm.demo.generate(120, seed=7)
     back = module.load(module.write_sample(tmp_path, 120, 7))
     assert back.quarantine.height == 0
