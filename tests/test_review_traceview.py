@@ -9,30 +9,11 @@ import orjson
 import polars as pl
 import pytest
 
+from _support import call
 from tracemark.model import Traces
 from tracemark.review.payload import previews
 from tracemark.review.sample import sample_trace
 from tracemark.review.widget import TraceView
-
-
-def call(widget: Any, name: str, msg: dict[str, Any]) -> dict[str, Any]:
-    """Send a command as the front end does (a comm message) and return the widget's answer."""
-    sent: list[dict[str, Any]] = []
-    widget.comm.publish_msg = lambda msg_type, data=None, metadata=None, buffers=None, **k: (
-        sent.append(data or {})
-    )
-    content = {"id": f"id-{name}", "kind": "anywidget-command", "name": name, "msg": msg}
-    widget._handle_msg(
-        {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
-    )
-    answers = [
-        d["content"]
-        for d in sent
-        if d.get("method") == "custom" and d["content"].get("id") == f"id-{name}"
-    ]
-    assert len(answers) == 1, f"expected one answer to {name}, got {sent}"
-    assert answers[0]["kind"] == "anywidget-command-response"
-    return answers[0]["response"]
 
 
 def shown(widget: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import orjson
 import polars as pl
 import pytest
 
+from _support import call
 from tracemark.labels import Boolean, Categorical, LabelSchema, Score, Text
 from tracemark.model import Traces
 from tracemark.review.payload import previews
@@ -28,25 +29,6 @@ SCHEMA = LabelSchema(
     ],
     guidelines="## Guidelines\n\nA *correct* answer is supported by the tool results.",
 )
-
-
-def call(widget: Any, name: str, msg: dict[str, Any]) -> dict[str, Any]:
-    """Send a command as the front end does (a comm message) and return the widget's answer."""
-    sent: list[dict[str, Any]] = []
-    widget.comm.publish_msg = lambda msg_type, data=None, metadata=None, buffers=None, **k: (
-        sent.append(data or {})
-    )
-    content = {"id": f"id-{name}", "kind": "anywidget-command", "name": name, "msg": msg}
-    widget._handle_msg(
-        {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
-    )
-    answers = [
-        d["content"]
-        for d in sent
-        if d.get("method") == "custom" and d["content"].get("id") == f"id-{name}"
-    ]
-    assert len(answers) == 1, f"expected one answer to {name}, got {sent}"
-    return answers[0]["response"]
 
 
 def shown(widget: Any) -> dict[str, Any]:
