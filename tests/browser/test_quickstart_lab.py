@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from test_widget_hosts import VENV_BIN, free_port, jupyter_env, run_all, start, stop, wait_http
+from test_widget_hosts import VENV_BIN, jupyter_env, run_all, start_lab, stop, wait_http, wait_idle
 
 import tracemark as tm
 
@@ -25,14 +25,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 REVIEW = ".jp-OutputArea .tm-root.tm-mode-review"
-
-
-def _idle(page: Any) -> None:
-    page.wait_for_function(
-        "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
-        " return !s || !s.dataset.status || s.dataset.status === 'idle'; }",
-        timeout=180_000,
-    )
 
 
 def test_quickstart_in_jupyterlab_labels_a_trace_by_keyboard(browser: Any, tmp_path: Path) -> None:
@@ -50,26 +42,8 @@ def test_quickstart_in_jupyterlab_labels_a_trace_by_keyboard(browser: Any, tmp_p
         capture_output=True,
         timeout=600,
     )
-    port = free_port()
     log = tmp_path / "lab.log"
-    proc = start(
-        [
-            str(VENV_BIN / "jupyter"),
-            "lab",
-            "--no-browser",
-            "--allow-root",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            "--ServerApp.token=",
-            "--ServerApp.password=",
-            "--ServerApp.disable_check_xsrf=True",
-            f"--ServerApp.root_dir={tmp_path}",
-            "--LabApp.expose_app_in_browser=True",
-        ],
-        tmp_path,
-        env,
-        log,
-    )
+    proc, port = start_lab(tmp_path, env, log)
     page = None
     try:
         url = f"http://127.0.0.1:{port}"
@@ -79,7 +53,7 @@ def test_quickstart_in_jupyterlab_labels_a_trace_by_keyboard(browser: Any, tmp_p
         run_all(page)
         page.wait_for_selector(f"{REVIEW} .tm-row", timeout=240_000)
         page.get_by_text("me has submitted 0 trace(s)").wait_for(timeout=240_000)
-        _idle(page)
+        wait_idle(page, timeout=180_000)
         # the trace browser renders too
         assert page.locator(".jp-OutputArea .tm-root.tm-mode-view .tm-row").count() > 0
 
@@ -106,7 +80,7 @@ def test_quickstart_in_jupyterlab_labels_a_trace_by_keyboard(browser: Any, tmp_p
         # run the notebook again: it is safe to, and its labels cell shows the label
         run_all(page)
         page.get_by_text("me has submitted 1 trace(s)").wait_for(timeout=240_000)
-        _idle(page)
+        wait_idle(page, timeout=180_000)
     finally:
         if page is not None:
             page.close()

@@ -137,6 +137,15 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def wait_idle(page: Any, timeout: float) -> None:
+    """Wait until the notebook's kernel is idle (or shows no status)."""
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
+        " return !s || !s.dataset.status || s.dataset.status === 'idle'; }",
+        timeout=timeout,
+    )
+
+
 def run_all(page: Any) -> None:
     # Fire the command without awaiting it (awaiting can hang for minutes).
     page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
@@ -146,11 +155,7 @@ def run_all(page: Any) -> None:
         page.locator(".jp-Dialog .jp-mod-accept").click(timeout=5_000)
     except Exception:
         pass
-    page.wait_for_function(
-        "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
-        " return !s || !s.dataset.status || s.dataset.status === 'idle'; }",
-        timeout=60_000,
-    )
+    wait_idle(page, timeout=60_000)
     page.evaluate(
         "() => { setTimeout(() => window.jupyterapp.commands.execute("
         "'notebook:run-all-cells'), 0); }"
@@ -184,10 +189,9 @@ def cell_count(page: Any) -> int:
     return int(page.evaluate("document.querySelectorAll('.jp-Notebook .jp-Cell').length"))
 
 
-@pytest.fixture
-def lab(workdir: Path) -> Iterator[str]:
+def start_lab(root: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """JupyterLab serving ``root`` on a free port (no token, app exposed): (process, port)."""
     port = free_port()
-    log = workdir / "lab.log"
     proc = start(
         [
             str(VENV_BIN / "jupyter"),
@@ -199,13 +203,20 @@ def lab(workdir: Path) -> Iterator[str]:
             "--ServerApp.token=",
             "--ServerApp.password=",
             "--ServerApp.disable_check_xsrf=True",
-            f"--ServerApp.root_dir={workdir}",
+            f"--ServerApp.root_dir={root}",
             "--LabApp.expose_app_in_browser=True",
         ],
-        workdir,
-        jupyter_env(workdir / "home"),
+        root,
+        env,
         log,
     )
+    return proc, port
+
+
+@pytest.fixture
+def lab(workdir: Path) -> Iterator[str]:
+    log = workdir / "lab.log"
+    proc, port = start_lab(workdir, jupyter_env(workdir / "home"), log)
     try:
         wait_http(f"http://127.0.0.1:{port}/api/status", proc, log)
         yield f"http://127.0.0.1:{port}"
