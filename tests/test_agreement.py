@@ -3,9 +3,7 @@ plain loop-based reference computations on random data with missing values."""
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
-import json
 from pathlib import Path
 
 import altair as alt
@@ -16,11 +14,8 @@ import pytest
 import vl_convert
 
 import tracemark as tm
+from _support import queue_labels
 from tracemark.analysis import reliability as rel
-from tracemark.model import conform
-from tracemark.queue import LABELS_SCHEMA
-
-T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
 def long_from_matrix(matrix: list[list[object]], label: str = "value") -> pl.DataFrame:
@@ -317,37 +312,6 @@ def test_bootstrap_is_seeded_and_narrows_with_more_items() -> None:
 
 
 # -- the queue.labels() frame as it is ----------------------------------------------------------
-
-
-def queue_labels(rows: list[dict[str, object]]) -> pl.DataFrame:
-    """Rows in the shape INTERFACES.md gives for queue.labels() (long), conformed to it."""
-    out = []
-    for i, r in enumerate(rows):
-        value = r["value"]
-        kind = r["label_type"]
-        row = {
-            "queue": "review",
-            "item_id": r["item_id"],
-            "trace_id": r.get("trace_id", str(r["item_id"]).split("/")[0]),
-            "span_id": r.get("span_id"),
-            "session_id": r.get("session_id"),
-            "reviewer": r["reviewer"],
-            "label": r["label"],
-            "label_type": kind,
-            "submitted": True,
-            "schema_version": 1,
-            "created_at": T0 + dt.timedelta(minutes=i),
-        }
-        if kind == "score":
-            row |= {"value": repr(value), "value_num": float(value)}
-        elif kind == "boolean":
-            row |= {"value": "true" if value else "false", "value_num": 1.0 if value else 0.0}
-        elif kind == "categorical" and isinstance(value, list):
-            row |= {"value": json.dumps(value), "value_list": value}
-        else:
-            row |= {"value": value}
-        out.append(row)
-    return conform(pl.DataFrame(out, infer_schema_length=None), LABELS_SCHEMA)
 
 
 def test_queue_labels_frame_every_label_type_and_disagreements_back_to_a_queue() -> None:

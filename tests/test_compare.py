@@ -4,7 +4,6 @@ checked against plain computations (and scipy for the correlations)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import zlib
 from collections import Counter
@@ -18,37 +17,8 @@ import scipy.stats
 import vl_convert
 
 import tracemark as tm
+from _support import queue_labels, tau_trace_id
 from tracemark.model import EVALUATION_SCHEMA, conform
-from tracemark.queue import LABELS_SCHEMA
-
-T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-
-
-def labels_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
-    """Rows shaped like queue.labels() (long), conformed to its columns."""
-    out = []
-    for i, r in enumerate(rows):
-        value, kind = r["value"], r["label_type"]
-        row = {
-            "queue": "review",
-            "item_id": r["item_id"],
-            "trace_id": r.get("trace_id", str(r["item_id"]).split("/")[0]),
-            "span_id": r.get("span_id"),
-            "reviewer": r.get("reviewer", "alice"),
-            "label": r["label"],
-            "label_type": kind,
-            "submitted": True,
-            "schema_version": 1,
-            "created_at": T0 + dt.timedelta(minutes=i),
-        }
-        if kind == "boolean":
-            row |= {"value": "true" if value else "false", "value_num": float(bool(value))}
-        elif kind == "score":
-            row |= {"value": repr(value), "value_num": float(value)}
-        else:
-            row |= {"value": value}
-        out.append(row)
-    return conform(pl.DataFrame(out, infer_schema_length=None), LABELS_SCHEMA)
 
 
 def evaluations(rows: list[dict[str, object]]) -> pl.DataFrame:
@@ -60,11 +30,6 @@ def evaluations(rows: list[dict[str, object]]) -> pl.DataFrame:
 
 def tau_records(shared_data: Path) -> list[dict]:
     return json.loads((shared_data / "tau-bench-airline" / "gpt-4o-airline.json").read_text())
-
-
-def tau_trace_id(record: dict) -> str:
-    """The trace id tm.load_conversations gives with id_field=["task_id", "trial"]."""
-    return f"{record['task_id']}:{record['trial']}"
 
 
 def simulated_reviewer_disagrees(trace_id: str) -> bool:
@@ -112,7 +77,7 @@ def tau(shared_data: Path) -> dict[str, object]:
         "labeled": labeled,
         "traces": traces,
         "evals": evals,
-        "labels": labels_frame(rows),
+        "labels": queue_labels(rows),
     }
 
 
@@ -249,7 +214,7 @@ def test_multiclass_confusion_per_class_and_kappa_against_plain_counts() -> None
     human = rng.choice(classes, 300)
     judge = np.where(rng.random(300) < 0.7, human, rng.choice(classes, 300))
     ids = [f"t{i:03d}" for i in range(300)]
-    labels = labels_frame(
+    labels = queue_labels(
         [
             {"item_id": t, "label": "verdict", "label_type": "categorical", "value": str(h)}
             for t, h in zip(ids, human, strict=True)
@@ -287,7 +252,7 @@ def test_multiclass_confusion_per_class_and_kappa_against_plain_counts() -> None
 
 
 def test_mapping_translates_evaluator_labels_and_unknown_labels_are_reported() -> None:
-    labels = labels_frame(
+    labels = queue_labels(
         [
             {"item_id": "a", "label": "tone", "label_type": "categorical", "value": "polite"},
             {"item_id": "b", "label": "tone", "label_type": "categorical", "value": "rude"},
@@ -319,7 +284,7 @@ def test_threshold_sweep_best_threshold_and_auc_against_brute_force() -> None:
     good = rng.random(n) < 0.4
     score = np.round(np.where(good, rng.normal(0.7, 0.15, n), rng.normal(0.4, 0.15, n)), 3)
     ids = [f"t{i}" for i in range(n)]
-    labels = labels_frame(
+    labels = queue_labels(
         [{"item_id": t, "label": "faithful", "label_type": "boolean", "value": bool(g)}
          for t, g in zip(ids, good, strict=True)]
     )  # fmt: skip
@@ -366,7 +331,7 @@ def test_numeric_label_against_scores_matches_scipy() -> None:
     human = rng.integers(1, 6, n).astype(float)
     judge = np.clip(human + rng.normal(0, 0.8, n), 1, 5).round(1)
     ids = [f"t{i}" for i in range(n)]
-    labels = labels_frame(
+    labels = queue_labels(
         [{"item_id": t, "label": "helpfulness", "label_type": "score", "value": int(h)}
          for t, h in zip(ids, human, strict=True)]
     )  # fmt: skip
@@ -388,7 +353,7 @@ def test_numeric_label_against_scores_matches_scipy() -> None:
 
 def test_span_items_match_span_evaluations_and_trace_items_the_trace_mean() -> None:
     ok = {"label": "ok", "label_type": "boolean"}
-    labels = labels_frame(
+    labels = queue_labels(
         [
             {"item_id": "t1/s1", "span_id": "s1", "value": True, **ok},
             {"item_id": "t1/s2", "span_id": "s2", "value": False, **ok},
@@ -411,7 +376,7 @@ def test_span_items_match_span_evaluations_and_trace_items_the_trace_mean() -> N
 
 def test_multi_label_category_against_a_boolean_judge() -> None:
     modes = {"label": "modes", "label_type": "categorical"}
-    labels = labels_frame(
+    labels = queue_labels(
         [
             {"item_id": "a", "value": '["hallucinated_reference"]', **modes},
             {"item_id": "b", "value": "[]", **modes},
@@ -434,7 +399,7 @@ def test_multi_label_category_against_a_boolean_judge() -> None:
 
 
 def test_clear_errors() -> None:
-    labels = labels_frame([{"item_id": "a", "label": "ok", "label_type": "boolean", "value": True}])
+    labels = queue_labels([{"item_id": "a", "label": "ok", "label_type": "boolean", "value": True}])
     evals = evaluations([{"trace_id": "zzz", "name": "judge", "score": 1.0}])
     with pytest.raises(ValueError, match="no labeled item of 'ok' has an evaluation 'judge'"):
         tm.compare(labels, evals)
@@ -448,10 +413,10 @@ def test_clear_errors() -> None:
     )
     with pytest.raises(ValueError, match="name one with evaluator="):
         tm.compare(labels, two)
-    text = labels_frame([{"item_id": "a", "label": "note", "label_type": "text", "value": "hi"}])
+    text = queue_labels([{"item_id": "a", "label": "note", "label_type": "text", "value": "hi"}])
     with pytest.raises(ValueError, match="free text"):
         tm.compare(text, evals)
-    many = labels_frame(
+    many = queue_labels(
         [{"item_id": "a", "label": "c", "label_type": "categorical", "value": v} for v in "x"]
         + [{"item_id": "b", "label": "c", "label_type": "categorical", "value": "y"},
            {"item_id": "d", "label": "c", "label_type": "categorical", "value": "z"}]

@@ -15,49 +15,14 @@ import polars as pl
 import pytest
 
 import tracemark as tm
+from _support import queue_labels, tau_trace_id
 from tracemark.export import _atomic_write, openai_chat_records
-from tracemark.model import MESSAGE_TYPE, conform
-from tracemark.queue import LABELS_SCHEMA
+from tracemark.model import MESSAGE_TYPE
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
 # -- tau-bench conversations as traces ------------------------------------------------------------
-
-
-def tau_trace_id(record: dict) -> str:
-    """The trace id tm.load_conversations gives with id_field=["task_id", "trial"]."""
-    return f"{record['task_id']}:{record['trial']}"
-
-
-def labels_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    out = []
-    for i, r in enumerate(rows):
-        value, kind = r["value"], r["label_type"]
-        row = {
-            "queue": "golden",
-            "item_id": r["item_id"],
-            "trace_id": r["item_id"].split("/")[0],
-            "span_id": r["item_id"].split("/")[1] if "/" in r["item_id"] else None,
-            "reviewer": r["reviewer"],
-            "label": r["label"],
-            "label_type": kind,
-            "submitted": True,
-            "schema_version": 1,
-            "created_at": T0 + dt.timedelta(minutes=i),
-        }
-        if kind == "boolean":
-            row |= {"value": "true" if value else "false", "value_num": float(value)}
-        elif kind == "score":
-            row |= {"value": repr(value), "value_num": float(value)}
-        elif kind == "categorical" and isinstance(value, list):
-            row |= {"value": json.dumps(value), "value_list": value}
-        elif kind == "categorical":
-            row |= {"value": value, "value_list": [value]}
-        else:
-            row |= {"value": value}
-        out.append(row)
-    return conform(pl.DataFrame(out, infer_schema_length=None), LABELS_SCHEMA)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +53,7 @@ def tau(shared_data: Path) -> dict[str, Any]:
                     {"item_id": tid, "reviewer": "bob", "label": "corrected_output",
                      "label_type": "text", "value": version}
                 )  # fmt: skip
-    labels = labels_frame(rows)
+    labels = queue_labels(rows, queue="golden")
     # The store keeps the latest value per item, reviewer and label; so does this frame.
     labels = labels.sort("created_at").unique(["item_id", "reviewer", "label"], keep="last")
     return {"records": records, "chosen": chosen, "traces": traces, "labels": labels}
