@@ -162,15 +162,18 @@ def run_all(page: Any) -> None:
     )
 
 
+def press_label_keys(page: Any) -> None:
+    """In the focused widget: correct = yes, topic = shipping, submit (what
+    :func:`assert_in_store` finds)."""
+    for key in ("t", "Tab", "2", "Control+Enter"):
+        page.keyboard.press(key)
+
+
 def label_with_keys(page: Any, root_selector: str = ".tm-root") -> None:
     """correct = yes, topic = shipping, submit; then wait for the next item."""
     root = page.locator(root_selector)
     first = root.locator(".tm-trace-id").inner_text()
-    kb = page.keyboard
-    kb.press("t")
-    kb.press("Tab")
-    kb.press("2")
-    kb.press("Control+Enter")
+    press_label_keys(page)
     page.wait_for_function(
         "([sel, id]) => { const r = document.querySelector(sel);"
         " return r && r.querySelector('.tm-trace-id')?.textContent !== id; }",
@@ -342,11 +345,7 @@ def test_marimo_review_in_shadow_dom_reaches_the_store(browser: Any, workdir: Pa
         # styles come through _css inside the shadow root: the layout is a grid
         assert root.locator(".tm-main").evaluate("e => getComputedStyle(e).display") == "grid"
         first = root.locator(".tm-trace-id").inner_text()
-        kb = page.keyboard
-        kb.press("t")
-        kb.press("Tab")
-        kb.press("2")
-        kb.press("Control+Enter")
+        press_label_keys(page)
         end = time.monotonic() + 30
         while root.locator(".tm-trace-id").inner_text() == first and time.monotonic() < end:
             page.wait_for_timeout(200)
