@@ -51,6 +51,20 @@ def _loads(text: str | None) -> Any:
         return text
 
 
+def _model_attrs(s: dict[str, Any]) -> dict[str, Any]:
+    """The model, provider, token usage (when counted) and cost attributes of a model call."""
+    attrs = {"mlflow.llm.model": s["model"], "mlflow.llm.provider": s["provider"]}
+    if s["input_tokens"] is not None:
+        attrs["mlflow.chat.tokenUsage"] = {
+            "input_tokens": s["input_tokens"],
+            "output_tokens": s["output_tokens"],
+            "total_tokens": s["total_tokens"],
+        }
+    if s["cost_usd"] is not None:
+        attrs["mlflow.llm.cost"] = {"total_cost": s["cost_usd"]}
+    return attrs
+
+
 def _span(s: dict[str, Any], request_id: str) -> dict[str, Any]:
     from ._demo_export import ns, openai_messages
 
@@ -78,16 +92,7 @@ def _span(s: dict[str, Any], request_id: str) -> dict[str, Any]:
                 "usage": usage,
             }
         attrs["mlflow.message.format"] = "openai"
-        attrs["mlflow.llm.model"] = s["model"]
-        attrs["mlflow.llm.provider"] = s["provider"]
-        if s["input_tokens"] is not None:
-            attrs["mlflow.chat.tokenUsage"] = {
-                "input_tokens": s["input_tokens"],
-                "output_tokens": s["output_tokens"],
-                "total_tokens": s["total_tokens"],
-            }
-        if s["cost_usd"] is not None:
-            attrs["mlflow.llm.cost"] = {"total_cost": s["cost_usd"]}
+        attrs |= _model_attrs(s)
     elif kind == "tool":
         attrs["mlflow.spanInputs"] = _loads(s["tool_arguments"])
         if s["tool_result"] is not None:
@@ -105,15 +110,7 @@ def _span(s: dict[str, Any], request_id: str) -> dict[str, Any]:
         ]
     else:
         if kind == "embedding":
-            attrs["mlflow.llm.model"] = s["model"]
-            attrs["mlflow.llm.provider"] = s["provider"]
-            attrs["mlflow.chat.tokenUsage"] = {
-                "input_tokens": s["input_tokens"],
-                "output_tokens": s["output_tokens"],
-                "total_tokens": s["total_tokens"],
-            }
-            if s["cost_usd"] is not None:
-                attrs["mlflow.llm.cost"] = {"total_cost": s["cost_usd"]}
+            attrs |= _model_attrs(s)
         if s["input"] is not None:
             attrs["mlflow.spanInputs"] = {"input": s["input"]}
         if s["output"] is not None:
