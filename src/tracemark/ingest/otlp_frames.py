@@ -46,11 +46,10 @@ class SpanFrames:
 def _with_index(frame: pl.DataFrame, column: str, index: str) -> pl.DataFrame:
     """Explode the list ``column`` (dropping empty and null lists) with each element's
     position in ``index``."""
-    return (
-        frame.filter(pl.col(column).list.len() > 0)
-        .with_columns(pl.int_ranges(0, pl.col(column).list.len(), dtype=pl.UInt32).alias(index))
-        .explode(column, index)
-    )
+    # no filter first: filtering copies the nested lists, exploding only slices them
+    return frame.with_columns(
+        pl.int_ranges(0, pl.col(column).list.len(), dtype=pl.UInt32).alias(index)
+    ).explode(column, index, empty_as_null=False, keep_nulls=False)
 
 
 def _object_member(name: str, members: pl.Expr) -> pl.Expr:

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from tracemark.ingest.otlp_records import jsonable, plain_value
-from tracemark.ingest.otlp_text import put_rows
+from tracemark.ingest.otlp_text import nulls
 from tracemark.ingest.otlp_values import (
     ARRAY,
     BOOL,
@@ -137,19 +137,6 @@ def _python_json(values: pl.Series) -> pl.Series:
     )
 
 
-def _quote_strings(values: pl.Series) -> pl.Series:
-    """JSON string literals of ``values``: quotes added directly where no character needs
-    escaping, ``json_string`` on the rest only."""
-    frame = values.rename("v").to_frame()
-    escape = frame.select(pl.col("v").str.contains(r'["\\\x00-\x1f]')).to_series()
-    quoted = frame.select(pl.concat_str(pl.lit('"'), pl.col("v"), pl.lit('"'))).to_series()
-    mask = escape.fill_null(False)
-    if mask.any():
-        escaped = frame.filter(mask).select(json_string(pl.col("v"))).to_series()
-        quoted = put_rows(quoted, mask, escaped)
-    return quoted
-
-
 def _double_json(num: pl.Expr, raw: pl.Expr) -> pl.Expr:
     return (
         pl.when(num.is_nan())
@@ -164,46 +151,66 @@ def _double_json(num: pl.Expr, raw: pl.Expr) -> pl.Expr:
     )
 
 
+#: A character ``json.dumps`` escapes (a string without one is quoted as it is).
+_ESCAPED = r'["\\\x00-\x1f]'
+
+
+def _value_json(rows: pl.DataFrame, nested: pl.DataFrame) -> pl.Series:
+    """JSON text of the values of ``rows`` (rows of ``flat``; ``nested``: the arrays and
+    key-value lists of the same frame, in ``_a`` order). Each kind is converted on its own
+    rows only (a ``when`` chain would convert every row in every way)."""
+    kinds = rows.get_column("kind")
+    texts = nulls("v", rows.height, pl.String)
+    conversions = (
+        (STRING, json_string(pl.col("s"))),
+        (BYTES, json_string(pl.col("y"))),
+        (INT, integer(pl.col("i")).cast(pl.String).fill_null("null")),
+        (BOOL, pl.when(pl.col("b")).then(pl.lit("true")).otherwise(pl.lit("false"))),
+        (DOUBLE, _double_json(double(pl.col("d")), pl.col("d"))),
+        (NONE, pl.lit("null", pl.String)),
+    )
+    for code, expr in conversions:
+        mask = kinds == code
+        if mask.any():
+            texts = texts.scatter(mask.arg_true(), rows.filter(mask).select(expr).to_series())
+    is_nested = kinds >= ARRAY
+    if is_nested.any():
+        texts = texts.scatter(is_nested.arg_true(), _nested_json(nested))
+    return texts
+
+
 def members_json(long: LongAttributes, index: str) -> pl.DataFrame:
     """``index``, ``members``: the JSON members (no braces) of each ``index`` (from
-    :func:`long_attributes`)."""
+    :func:`long_attributes`), for the indexes that have attributes."""
     flat = long.flat
     if not flat.height:
         return pl.DataFrame(schema={index: flat.schema[index], "members": pl.String})
-    kinds = flat.get_column("kind")
-    # strings (most values) with one expression, the other kinds on their own rows
-    v = _quote_strings(flat.get_column("s"))
-    others = kinds != STRING
-    if others.any():
-        kind = pl.col("kind")
-        rows = flat.filter(others)
+    key, s = pl.col("key"), pl.col("s")
+    plain_keys = not flat.get_column("key").unique().str.contains(_ESCAPED).any()
+    # most members are a string needing no escape under a key needing none: quotes added
+    # directly; the others (other kinds, escapes) are written on their own rows and put back
+    fix = (pl.col("kind") != STRING) | s.str.contains(_ESCAPED)
+    if not plain_keys:
+        fix = fix | key.str.contains(_ESCAPED)
+    quick = flat.select(
+        m=pl.concat_str(pl.lit('"'), key, pl.lit('":"'), s, pl.lit('"')), fix=fix.fill_null(True)
+    )
+    members = quick.get_column("m")
+    fixed = quick.get_column("fix")
+    if fixed.any():
+        rows = flat.filter(fixed)
+        key_json = pl.concat_str(pl.lit('"'), key, pl.lit('"')) if plain_keys else json_string(key)
         texts = rows.select(
-            pl.when(kind == BYTES)
-            .then(pl.lit(None, pl.String))
-            .when(kind == INT)
-            .then(integer(pl.col("i")).cast(pl.String).fill_null("null"))
-            .when(kind == BOOL)
-            .then(pl.when(pl.col("b")).then(pl.lit("true")).otherwise(pl.lit("false")))
-            .when(kind == DOUBLE)
-            .then(_double_json(double(pl.col("d")), pl.col("d")))
-            .when(kind == NONE)
-            .then(pl.lit("null"))
+            pl.concat_str(key_json, pl.lit(":"), pl.lit(_value_json(rows, long.nested)))
         ).to_series()
-        other_kinds = rows.get_column("kind")
-        is_bytes = other_kinds == BYTES
-        if is_bytes.any():
-            texts = put_rows(texts, is_bytes, _quote_strings(rows.get_column("y").filter(is_bytes)))
-        nested = other_kinds >= ARRAY
-        if nested.any():
-            texts = put_rows(texts, nested, _nested_json(long.nested))
-        v = put_rows(v, others, texts)
+        members = members.scatter(fixed.arg_true(), texts)
+    frame = pl.DataFrame({index: flat.get_column(index), "m": members})
+    if frame.get_column(index).is_sorted():  # always (exploded in order): grouping is cheap
+        frame = frame.set_sorted(index)
     return (
-        flat.select(
-            index,
-            m=pl.concat_str(pl.lit(_quote_strings(flat.get_column("key"))), pl.lit(":"), pl.lit(v)),
-        )
-        .group_by(index, maintain_order=True)
-        .agg(members=pl.col("m").str.join(","))
+        frame.group_by(index, maintain_order=True)
+        .agg(pl.col("m"))
+        .select(index, members=pl.col("m").list.join(","))
     )
 
 
@@ -215,5 +222,7 @@ def _nested_json(nested: pl.DataFrame) -> pl.Series:
     texts = nested.select(pl.when(simple).then(array_json(value))).to_series()
     if not simple.all():
         deep = ~simple
-        texts = put_rows(texts, deep, _python_json(nested.get_column("value").filter(deep)))
+        texts = texts.scatter(
+            deep.arg_true(), _python_json(nested.get_column("value").filter(deep))
+        )
     return texts
