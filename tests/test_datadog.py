@@ -222,3 +222,9 @@ def test_demo_round_trip_through_the_intake_format(tmp_path: Path) -> None:
     assert replies(loaded) == replies(original)
     assert loaded.evaluations.height == original.evaluations.height
     assert loaded.traces["error_count"].sum() == original.traces["error_count"].sum()
+
+
+def test_a_record_that_is_not_an_object_is_quarantined_with_its_value() -> None:
+    t = tm.load_datadog([5])
+    assert t.quarantine.get_column("raw").to_list() == ["5"]
+    assert "not a JSON object" in t.quarantine.item(0, "reason")

@@ -240,3 +240,9 @@ def test_demo_round_trip_through_trace_objects(tmp_path: Path) -> None:
     )
     assert loaded.traces.height == original.traces.height
     assert loaded.evaluations.height == original.evaluations.height
+
+
+def test_a_record_that_is_not_an_object_is_quarantined_with_its_value() -> None:
+    t = tm.load_langfuse([42, "hello"])
+    assert t.quarantine.get_column("raw").to_list() == ["42", "hello"]
+    assert t.quarantine.get_column("position").to_list() == ["item 0", "item 1"]

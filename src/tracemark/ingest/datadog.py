@@ -165,7 +165,9 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records]:
                 walk(item, src, item_position(pos, i), None)
             return
         if not _is_map(value):
-            quarantine.add(src, pos, "not a JSON object (a Datadog span or evaluation metric)")
+            quarantine.add(
+                src, pos, "not a JSON object (a Datadog span or evaluation metric)", value
+            )
             return
         data = value.get("data")
         if _is_map(data) and _is_map(data.get("attributes")):

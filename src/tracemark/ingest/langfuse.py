@@ -162,7 +162,9 @@ def _gather(source: Any, quarantine: Quarantine) -> tuple[Records, Records, Reco
                 walk(item, src, item_position(pos, i), None)
             return
         if not _is_map(value):
-            quarantine.add(src, pos, "not a JSON object (a Langfuse trace, observation or score)")
+            quarantine.add(
+                src, pos, "not a JSON object (a Langfuse trace, observation or score)", value
+            )
             return
         if isinstance(value.get("data"), list) and "id" not in value:
             walk(value["data"], src, f"{pos} data", None)
