@@ -176,8 +176,11 @@ def _base_columns(frames: SpanFrames, unit: str) -> pl.DataFrame:
         status_message=pl.when(message != "").then(message),
         attributes=pl.concat_str(
             pl.lit("{"),
-            pl.concat_str(members, pl.col("_extra"), separator=",", ignore_nulls=True),
+            members,
+            pl.when(members.is_not_null() & pl.col("_extra").is_not_null()).then(pl.lit(",")),
+            pl.col("_extra"),
             pl.lit("}"),
+            ignore_nulls=True,
         ),
         _position=pl.concat_str(
             position_label(unit),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from tracemark.ingest.otlp_json import with_scalars
+from tracemark.ingest.otlp_keys import distinct_keys
 from tracemark.ingest.otlp_text import canonical_json_column, put_rows
 from tracemark.ingest.otlp_values import BOOL, BYTES, DOUBLE, INT, NONE, STRING
 from tracemark.model import DOCUMENT_TYPE
@@ -35,16 +36,22 @@ def oi_documents(attrs: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     """``(frame, fallback)``: ``_row``, ``documents`` for the spans with document keys, and
     the ``_row`` of the spans that need the reference path."""
     key = pl.col("key")
-    rows = attrs.filter(
+    keys = distinct_keys(attrs).filter(
         key.str.starts_with("retrieval.documents.")
         | key.str.starts_with("reranker.output_documents.")
     )
     empty = pl.DataFrame(schema={"_row": pl.UInt32, "documents": DOCUMENTS})
-    if not rows.height:
+    if not keys.height:
         return empty, pl.Series("_row", [], dtype=pl.UInt32)
-    rows = with_scalars(rows).with_columns(parts=key.str.extract_groups(_KEY)).unnest("parts")
-    rows = rows.rename({"1": "prefix", "2": "di", "3": "field"}).with_columns(
-        pl.col("di").cast(pl.UInt32)
+    # each distinct key parsed once, joined to its rows by key id
+    table = (
+        keys.select("_k", parts=key.str.extract_groups(_KEY))
+        .unnest("parts")
+        .rename({"1": "prefix", "2": "di", "3": "field"})
+        .with_columns(pl.col("di").cast(pl.UInt32))
+    )
+    rows = with_scalars(attrs.filter(pl.col("_k").is_in(keys.get_column("_k").implode()))).join(
+        table, on="_k", how="left", maintain_order="left"
     )
     ok_kind = pl.lit(False)
     for field, kinds in _OK_KINDS.items():

@@ -11,11 +11,14 @@ flattened shapes) the span is flagged ``_fallback`` and the caller runs the refe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from tracemark.ingest.otlp_documents import DOCUMENTS, oi_documents
 from tracemark.ingest.otlp_genai import messages_column
 from tracemark.ingest.otlp_json import LongAttributes
+from tracemark.ingest.otlp_keys import keys_where
 from tracemark.ingest.otlp_messages import MESSAGES, oi_messages
 from tracemark.ingest.otlp_pick import Picked, as_float, as_int, as_str
 from tracemark.ingest.otlp_text import (
@@ -144,19 +147,25 @@ def span_columns(long: LongAttributes, events: pl.DataFrame, n_rows: int) -> pl.
     ``long``: the span attributes (indexed by ``_row``, a key once per span); ``events``:
     ``_row``, ``name`` (one row per span event).
     """
-    key = pl.col("key")
     attrs = long.flat
-    picked = Picked(attrs, n_rows, KNOWN, structs=TAGS)
-    prefixed = attrs.filter(key.str.starts_with("gen_ai.") | key.str.starts_with("llm."))
-    legacy = attrs.filter(
-        key.is_in(LEGACY_KEYS) | pl.any_horizontal(key.str.starts_with(p) for p in LEGACY_PREFIXES)
+    picked = Picked(attrs, n_rows, KNOWN)
+
+    def rows_with(test: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+        ids = keys_where(attrs, test)
+        if not ids.len():
+            return pl.Series("_row", [], dtype=pl.UInt32)
+        return attrs.filter(pl.col("_k").is_in(ids.implode())).get_column("_row")
+
+    prefixed = rows_with(lambda k: k.str.starts_with("gen_ai.") | k.str.starts_with("llm."))
+    legacy = rows_with(
+        lambda k: (
+            k.is_in(LEGACY_KEYS) | pl.any_horizontal(k.str.starts_with(p) for p in LEGACY_PREFIXES)
+        )
     )
-    legacy_events = events.filter(pl.col("name").is_in(LEGACY_EVENTS))
+    legacy_events = events.filter(pl.col("name").is_in(LEGACY_EVENTS)).get_column("_row")
     wide = picked.frame.with_columns(
-        _has_prefix=pl.col("_row").is_in(prefixed.get_column("_row").implode()),
-        _legacy=pl.col("_row").is_in(
-            pl.concat([legacy.get_column("_row"), legacy_events.get_column("_row")]).implode()
-        ),
+        _has_prefix=pl.col("_row").is_in(prefixed.implode()),
+        _legacy=pl.col("_row").is_in(pl.concat([legacy, legacy_events]).implode()),
     )
 
     kind, kind_raw = _kind_exprs(picked, pl.col("_has_prefix"))

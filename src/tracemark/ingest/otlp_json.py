@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from tracemark.ingest.otlp_keys import key_ids
 from tracemark.ingest.otlp_records import jsonable, plain_value
 from tracemark.ingest.otlp_text import nulls
 from tracemark.ingest.otlp_values import (
@@ -30,6 +31,7 @@ from tracemark.ingest.otlp_values import (
     json_string,
     scalar_items,
     value_kind,
+    value_kind_of_columns,
 )
 
 __all__ = ["LongAttributes", "long_attributes", "members_json", "with_scalars"]
@@ -40,7 +42,8 @@ class LongAttributes:
     """Attributes one row each, split so that the heavy nested ``AnyValue`` structs move only
     where needed.
 
-    ``flat``: ``index``, ``key``, ``kind``, the scalar fields as decoded (``s`` string,
+    ``flat``: ``index``, ``key``, ``_k`` (the key's id: see
+    :mod:`tracemark.ingest.otlp_keys`), ``kind``, the scalar fields as decoded (``s`` string,
     ``y`` bytes, ``i`` integer text, ``b`` boolean, ``d`` double text: the struct's own
     buffers, not copied), ``_a`` (the row's number); ``nested``: ``_a`` and ``value`` (the
     struct) of the arrays and key-value lists. :func:`with_scalars` adds the converted
@@ -86,44 +89,67 @@ def long_attributes(frame: pl.DataFrame, index: str, column: str) -> LongAttribu
     )
     if out.get_column("key").null_count():
         out = out.filter(pl.col("key").is_not_null())
-    # a cheap hash test first; the exact test only when it finds a possible repeat
-    hashed = pl.col("key").hash().xor(pl.col(index).cast(pl.UInt64).hash())
-    if out.select(hashed.is_duplicated().any()).item():
-        out = out.filter(pl.struct(index, "key").is_first_distinct())
-    value = pl.col("value")
-    out = out.with_row_index("_a").with_columns(kind=value_kind(value))
-    flat = out.select(
+    out = out.with_columns(_k=key_ids(pl.col("key")))
+    # a key repeated in a span keeps its first value (the pair as one integer: exact)
+    pair = pl.col(index).cast(pl.UInt64) * (1 << 32) + pl.col("_k").cast(pl.UInt64)
+    if out.select(pair.n_unique()).item() < out.height:
+        out = out.filter(pair.is_first_distinct())
+    # the value's fields as columns (reading them from the struct in every expression would
+    # cost a struct access each time)
+    fields = out.get_column("value").struct.unnest()
+    flat = pl.concat([out.select(index, "key", "_k"), fields], how="horizontal").select(
         index,
         "key",
-        "kind",
-        s=value.struct.field("stringValue"),
-        y=value.struct.field("bytesValue"),
-        i=value.struct.field("intValue"),
-        b=value.struct.field("boolValue"),
-        d=value.struct.field("doubleValue"),
-        _a="_a",
+        "_k",
+        kind=value_kind_of_columns(),
+        s="stringValue",
+        y="bytesValue",
+        i="intValue",
+        b="boolValue",
+        d="doubleValue",
+        _a=pl.int_range(pl.len(), dtype=pl.UInt32),
     )
-    nested = out.filter(pl.col("kind") >= ARRAY).select("_a", "value")
+    is_nested = flat.get_column("kind") >= ARRAY
+    if is_nested.any():
+        nested = out.filter(is_nested).select(
+            _a=flat.get_column("_a").filter(is_nested), value="value"
+        )
+    else:
+        nested = pl.DataFrame(schema={"_a": pl.UInt32, "value": out.schema["value"]})
     return LongAttributes(flat, nested)
 
 
 def with_scalars(flat: pl.DataFrame) -> pl.DataFrame:
     """``flat`` rows with ``text`` (of a string, bytes, integer or boolean: see
-    :func:`tracemark.ingest.otlp_values.text`), ``int`` and ``num`` (the double)."""
-    kind = pl.col("kind")
-    number = integer(pl.col("i"))
-    return flat.with_columns(
-        text=pl.when(kind == STRING)
-        .then(pl.col("s"))
-        .when(kind == BYTES)
-        .then(pl.col("y"))
-        .when(kind == INT)
-        .then(number.cast(pl.String))
-        .when(kind == BOOL)
-        .then(pl.when(pl.col("b")).then(pl.lit("true")).otherwise(pl.lit("false"))),
-        int=pl.when(kind == INT).then(number),
-        num=pl.when(kind == DOUBLE).then(double(pl.col("d"))),
-    )
+    :func:`tracemark.ingest.otlp_values.text`), ``int`` and ``num`` (the double).
+
+    A string's text is its value (``s`` is set exactly on the string rows); the other kinds
+    are converted on their own rows only."""
+    n = flat.height
+    kinds = flat.get_column("kind")
+    text = flat.get_column("s").alias("text")
+    int_ = nulls("int", n, pl.Int64)
+    num = nulls("num", n, pl.Float64)
+    if not (kinds == STRING).all():
+        for code, column, expr in (
+            (BYTES, "text", pl.col("y")),
+            (BOOL, "text", pl.when(pl.col("b")).then(pl.lit("true")).otherwise(pl.lit("false"))),
+            (INT, "int", integer(pl.col("i"))),
+            (DOUBLE, "num", double(pl.col("d"))),
+        ):
+            mask = kinds == code
+            if not mask.any():
+                continue
+            values = flat.filter(mask).select(expr).to_series()
+            where = mask.arg_true()
+            if column == "int":
+                int_ = int_.scatter(where, values)
+                text = text.scatter(where, values.cast(pl.String))
+            elif column == "num":
+                num = num.scatter(where, values)
+            else:
+                text = text.scatter(where, values)
+    return flat.with_columns(text=text, int=int_, num=num)
 
 
 def _python_json(values: pl.Series) -> pl.Series:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from tracemark.ingest.messages import ROLE_ALIASES
+from tracemark.ingest.otlp_keys import distinct_keys
 from tracemark.ingest.otlp_text import canonical_json_column
 from tracemark.ingest.otlp_values import STRING
 from tracemark.model import MESSAGE_TYPE, TOOL_CALL_TYPE
@@ -59,40 +60,47 @@ def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
     """Messages from OpenInference flattened attributes (``attrs``: the flat attribute rows,
     ``_row``, ``key``, ``kind``, ``s``..., of every span; only strings are read here)."""
     key = pl.col("key")
-    rows = attrs.filter(
+    keys = distinct_keys(attrs).filter(
         key.str.starts_with("llm.input_messages.") | key.str.starts_with("llm.output_messages.")
     )
-    if not rows.height:
+    if not keys.height:
         return _empty()
-    # the key's parts by position (a capture-free regex tells the keys of the known shapes)
-    rows = rows.with_columns(_pieces=key.str.split("."))
+    # each distinct key's parts by position (a capture-free regex tells the keys of the known
+    # shapes), then joined to its rows by key id
     pieces = pl.col("_pieces")
     part = pieces.list.get
-    rows = rows.with_columns(_fourth=part(4, null_on_oob=True))
     fourth = pl.col("_fourth")
     n = pieces.list.len()
-    rows = rows.select(
-        "_row",
-        text=pl.col("s"),
-        kind=pl.col("kind"),
-        dir=pl.when(key.str.contains(_OI_KEY)).then(part(1).str.strip_suffix("_messages")),
-        mi=part(2).cast(pl.UInt32, strict=False),
-        field=pl.when(n == 5).then(fourth),
-        ci=pl.when(fourth == "contents")
-        .then(part(5, null_on_oob=True))
-        .cast(pl.UInt32, strict=False),
-        cfield=pl.when(fourth == "contents").then(part(7, null_on_oob=True)),
-        ti=pl.when(fourth == "tool_calls")
-        .then(part(5, null_on_oob=True))
-        .cast(pl.UInt32, strict=False),
-        tfield=pl.when(fourth == "tool_calls").then(
-            pl.concat_str(
-                part(7, null_on_oob=True),
-                part(8, null_on_oob=True),
-                separator=".",
-                ignore_nulls=True,
-            )
-        ),
+    table = (
+        keys.with_columns(_pieces=key.str.split("."))
+        .with_columns(_fourth=part(4, null_on_oob=True))
+        .select(
+            "_k",
+            dir=pl.when(key.str.contains(_OI_KEY)).then(part(1).str.strip_suffix("_messages")),
+            mi=part(2).cast(pl.UInt32, strict=False),
+            field=pl.when(n == 5).then(fourth),
+            ci=pl.when(fourth == "contents")
+            .then(part(5, null_on_oob=True))
+            .cast(pl.UInt32, strict=False),
+            cfield=pl.when(fourth == "contents").then(part(7, null_on_oob=True)),
+            ti=pl.when(fourth == "tool_calls")
+            .then(part(5, null_on_oob=True))
+            .cast(pl.UInt32, strict=False),
+            tfield=pl.when(fourth == "tool_calls").then(
+                pl.concat_str(
+                    part(7, null_on_oob=True),
+                    part(8, null_on_oob=True),
+                    separator=".",
+                    ignore_nulls=True,
+                )
+            ),
+        )
+    )
+    rows = (
+        attrs.filter(pl.col("_k").is_in(keys.get_column("_k").implode()))
+        .select("_row", "_k", text=pl.col("s"), kind=pl.col("kind"))
+        .join(table, on="_k", how="left", maintain_order="left")
+        .drop("_k")
     )
     bad_rows = rows.filter(pl.col("dir").is_null() | (pl.col("kind") != STRING))
     index = ["_row", "dir", "mi"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from tracemark.ingest.otlp_json import with_scalars
+from tracemark.ingest.otlp_keys import slots as key_slots
 from tracemark.ingest.otlp_text import nulls
 from tracemark.ingest.otlp_values import (
     ARRAY,
@@ -30,7 +31,7 @@ __all__ = ["Chosen", "Picked", "as_float", "as_int", "as_str"]
 @dataclass(frozen=True)
 class Chosen:
     """The value of the first present key of a list: its kind, text (strings, bytes,
-    integers, booleans), integer, double and (when picked with structs) its ``_a``."""
+    integers, booleans), integer, double and (when asked for) its ``_a``."""
 
     kind: pl.Expr
     text: pl.Expr
@@ -49,7 +50,9 @@ class Picked:
     ``kind``, the scalar fields, ``_a``) as columns.
 
     ``frame`` has ``index`` (0..n-1) and, per key present, ``<key>#kind``, ``#present``,
-    ``#text``, ``#int``, ``#num`` (and ``#_a`` for the keys in ``structs``).
+    ``#text``, ``#int``, ``#num`` and ``#_a`` (the value's row in the long frame, to find
+    an array's items). Each field is scattered once into one block per key present (no
+    per-key filtering).
     """
 
     def __init__(
@@ -58,13 +61,23 @@ class Picked:
         n_rows: int,
         keys: tuple[str, ...],
         index: str = "_row",
-        structs: tuple[str, ...] = (),
     ) -> None:
         self.index = index
-        known = with_scalars(long.filter(pl.col("key").is_in(keys)))
+        known = long.select(
+            index,
+            "kind",
+            "s",
+            "y",
+            "i",
+            "b",
+            "d",
+            "_a",
+            _slot=key_slots(long, keys),
+        ).filter(pl.col("_slot").is_not_null())
+        known = with_scalars(known)
         kind = pl.col("kind")
-        known = known.select(index, "key", "kind", "text", "int", "num", "_a").with_columns(
-            present=pl.when(kind.is_in([STRING, BYTES]))
+        present = (
+            pl.when(kind.is_in([STRING, BYTES]))
             .then(pl.col("text") != "")
             .when(kind == INT)
             .then(pl.col("int").is_not_null())
@@ -72,24 +85,29 @@ class Picked:
             .then(pl.col("num").is_not_null())
             .otherwise(kind != NONE)
         )
-        columns: list[pl.Series] = [
-            pl.Series(index, range(n_rows), dtype=pl.UInt32),
-        ]
+        columns: list[pl.Series] = [pl.Series(index, range(n_rows), dtype=pl.UInt32)]
         self.keys: set[str] = set()
         if known.height:
-            for (key,), rows in known.partition_by(
-                "key", as_dict=True, maintain_order=True
-            ).items():
-                self.keys.add(str(key))
-                slots = nulls("slots", n_rows, pl.UInt32).scatter(
-                    rows.get_column(index).cast(pl.Int64),
-                    pl.Series(range(rows.height), dtype=pl.UInt32),
-                )
-                fields = ["kind", "present", "text", "int", "num"]
-                if key in structs:
-                    fields.append("_a")
-                gathered = rows.select(pl.col(f).gather(slots) for f in fields)
-                columns.extend(s.alias(f"{key}#{s.name}") for s in gathered.get_columns())
+            # one column per key present: each field scattered once into a block per key
+            slots = sorted(known.get_column("_slot").unique().to_list())
+            block = {slot: b for b, slot in enumerate(slots)}
+            known = known.select(
+                "kind",
+                "text",
+                "int",
+                "num",
+                "_a",
+                present=present,
+                _pos=pl.col("_slot").replace_strict(block, return_dtype=pl.Int64) * n_rows
+                + pl.col(index).cast(pl.Int64),
+            )
+            where = known.get_column("_pos")
+            for field in ("kind", "present", "text", "int", "num", "_a"):
+                values = known.get_column(field)
+                whole = nulls(field, len(slots) * n_rows, values.dtype).scatter(where, values)
+                for b, slot in enumerate(slots):
+                    columns.append(whole.slice(b * n_rows, n_rows).alias(f"{keys[slot]}#{field}"))
+            self.keys = {keys[slot] for slot in slots}
         self.frame = pl.DataFrame(columns)
 
     def _col(self, key: str, what: str, dtype: pl.DataType) -> pl.Expr:
@@ -108,7 +126,7 @@ class Picked:
         return self._col(key, "text", pl.String)
 
     def value(self, key: str) -> pl.Expr:
-        """The ``_a`` of the value (its row in the long frame; keys picked with ``structs``)."""
+        """The ``_a`` of the value (its row in the long frame)."""
         return pl.col(f"{key}#_a") if key in self.keys else pl.lit(None, pl.UInt32)
 
     def has_any(self, keys: tuple[str, ...]) -> bool:

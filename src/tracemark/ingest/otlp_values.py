@@ -28,6 +28,7 @@ __all__ = [
     "scalar_json",
     "text",
     "value_kind",
+    "value_kind_of_columns",
 ]
 
 NONE, STRING, BOOL, INT, DOUBLE, BYTES, ARRAY, KVLIST = range(8)
@@ -40,7 +41,6 @@ _FIELDS = (
     ("arrayValue", ARRAY),
     ("kvlistValue", KVLIST),
 )
-_INT = r"^[+-]?\d+$"
 _NUMBER = r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$"
 _SPECIAL = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
@@ -57,9 +57,24 @@ def value_kind(value: pl.Expr) -> pl.Expr:
     return out
 
 
+def value_kind_of_columns(names: dict[str, str] | None = None) -> pl.Expr:
+    """:func:`value_kind` of an unnested ``AnyValue``: its fields as columns (named as in
+    the struct, or renamed by ``names``). Much cheaper than reading the struct's fields."""
+    names = names or {}
+    return pl.coalesce(
+        [
+            pl.when(pl.col(names.get(f, f)).is_not_null()).then(pl.lit(c, pl.Int8))
+            for f, c in _FIELDS
+        ]
+        + [pl.lit(NONE, pl.Int8)]
+    )
+
+
 def integer(raw: pl.Expr) -> pl.Expr:
-    """``intValue`` text as Int64 (null when it is not a decimal integer within int64)."""
-    return pl.when(raw.str.contains(_INT)).then(raw.str.to_integer(strict=False))
+    """``intValue`` text as Int64 (null when it is not a decimal integer within int64:
+    ``[+-]?[0-9]+``, which is what ``to_integer`` parses; no space, sign alone or other
+    digits)."""
+    return raw.str.to_integer(strict=False)
 
 
 def double(raw: pl.Expr) -> pl.Expr:
