@@ -16,10 +16,13 @@ import random
 import warnings
 from typing import Any
 
+import polars as pl
 import pytest
 
 import tracemark as tm
 from test_otlp_support import T0, assert_same_traces, event, key_values, load_both, write_jsonl
+from tracemark.ingest.otlp import structure_counts
+from tracemark.model import span_problems
 
 _TEXTS = [
     "plain text",
@@ -294,3 +297,30 @@ def test_random_spans_agree_with_the_reference(tmp_path, seed) -> None:
         fast, ref = load_both(path, chunk_bytes=48 << 10, workers=2)
     assert fast.spans.height > 300
     assert_same_traces(fast, ref)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_structure_counts_agree_with_span_problems(seed) -> None:
+    rng = random.Random(seed)
+    rows = []
+    for t in range(40):
+        n = rng.randint(1, 40)
+        ids = [f"{t:04x}{i:012x}" for i in range(n)]
+        for i, span_id in enumerate(ids):
+            roll = rng.random()
+            if roll < 0.15:
+                parent = None
+            elif roll < 0.25:
+                parent = f"{t:04x}ffff{i:08x}"  # not in the trace: an orphan
+            elif roll < 0.4:
+                parent = rng.choice(ids)  # maybe a cycle (or itself)
+            else:
+                parent = ids[rng.randrange(i)] if i else None
+            rows.append({"trace_id": f"{t:032x}", "span_id": span_id, "parent_id": parent})
+    spans = pl.DataFrame(
+        rows, schema={"trace_id": pl.String, "span_id": pl.String, "parent_id": pl.String}
+    )
+    problems = span_problems(spans)
+    expected = {p: problems.filter(pl.col("problem") == p).height for p in ("orphan", "cycle")}
+    assert structure_counts(spans) == expected
+    assert expected["cycle"] > 0 and expected["orphan"] > 0

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,9 @@ from tracemark.ingest.otlp_decode import BOM, Chunk, file_chunks
 from tracemark.ingest.quarantine import Quarantine
 from tracemark.ingest.records import gc_paused
 from tracemark.ingest.registry import Format, Sample, register
-from tracemark.model import Traces, span_problems
+from tracemark.model import Traces
 
-__all__ = ["CHUNK_BYTES", "TraceStructureWarning", "load_otlp"]
+__all__ = ["CHUNK_BYTES", "TraceStructureWarning", "load_otlp", "structure_counts"]
 
 #: Bytes of JSON Lines decoded at a time (memory stays near a few chunks, whatever the file).
 CHUNK_BYTES = 12 << 20
@@ -187,17 +188,24 @@ def _read_parts(
                     collect(read(chunk, part.unit), part.source, len(chunk.data))
             return spans, evals
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp") as pool:
-            pending: list[tuple[Future[tuple[ChunkRows, pl.DataFrame]], str, int]] = []
+            # at most `workers` chunks in memory at a time; a chunk is read from the file as
+            # soon as a worker is free, and results are collected in file order
+            pending: deque[tuple[Future[tuple[ChunkRows, pl.DataFrame]], str, int]] = deque()
             try:
                 for part in parts:
                     for chunk in part.chunks:
-                        future = pool.submit(read, chunk, part.unit)
-                        pending.append((future, part.source, len(chunk.data)))
-                        while len(pending) > workers:  # bound the chunks held in memory
-                            done, source, size = pending.pop(0)
-                            collect(done.result(), source, size)
-                for done, source, size in pending:
-                    collect(done.result(), source, size)
+                        size = len(chunk.data)
+                        pending.append((pool.submit(read, chunk, part.unit), part.source, size))
+                        del chunk
+                        while pending and pending[0][0].done():
+                            collect(pending[0][0].result(), *pending.popleft()[1:])
+                        running = [f for f, _, _ in pending if not f.done()]
+                        if len(running) > workers:
+                            wait(running, return_when=FIRST_COMPLETED)
+                        while pending and pending[0][0].done():
+                            collect(pending[0][0].result(), *pending.popleft()[1:])
+                while pending:
+                    collect(pending[0][0].result(), *pending.popleft()[1:])
             except BaseException:
                 for future, _, _ in pending:
                     future.cancel()
@@ -234,9 +242,34 @@ def _duplicates(
     return spans.filter(first), evals, n_dup
 
 
+def structure_counts(spans: pl.DataFrame) -> dict[str, int]:
+    """The number of ``orphan`` spans and of spans in or below a parent ``cycle`` in
+    ``spans`` (``trace_id``, ``span_id``, ``parent_id``; span ids unique in their trace), as
+    :func:`tracemark.model.span_problems` counts them, on row numbers: each span's parent is
+    found by one join, then followed by pointer doubling with integer gathers."""
+    keys = spans.select("trace_id", "span_id", "parent_id").with_row_index("_r")
+    parents = keys.join(
+        keys.select("trace_id", parent_id="span_id", _p="_r"),
+        on=["trace_id", "parent_id"],
+        how="left",
+        maintain_order="left",
+    )
+    orphans = parents.select(pl.col("parent_id").is_not_null() & pl.col("_p").is_null()).sum()
+    hop = parents.get_column("_p")
+    walk = hop
+    largest = keys.group_by("trace_id").len().get_column("len").max() if keys.height else 0
+    # after k rounds `walk` is the 2^k-th ancestor: a span that still has one after more
+    # rounds than its trace has spans is on or below a cycle (see span_problems)
+    for _ in range(max(1, int(largest or 0).bit_length() + 1)):
+        walk = hop.gather(walk)
+        hop = hop.gather(hop)
+        if walk.null_count() == walk.len():
+            break
+    return {"orphan": int(orphans.item()), "cycle": walk.len() - walk.null_count()}
+
+
 def _warn_structure(spans: pl.DataFrame, n_duplicates: int) -> None:
-    problems = span_problems(spans.select("trace_id", "span_id", "parent_id"))
-    counts = dict(problems.group_by("problem").len().iter_rows()) if problems.height else {}
+    counts = structure_counts(spans)
     parts = []
     if n_duplicates:
         parts.append(f"{n_duplicates} duplicate span(s) quarantined (the first of each kept)")

@@ -347,7 +347,8 @@ def read_chunk(
 ) -> tuple[ChunkRows, pl.DataFrame]:
     """All spans and evaluations of ``chunk`` and its quarantine rows in line order;
     ``strict=True`` raises :class:`IngestError` for the first of them instead;
-    ``reference=True`` reads every line with the reference reader."""
+    ``reference=True`` reads every line with the reference reader. The chunk's bytes are
+    released (``chunk.data`` emptied) once they are split into lines."""
     quarantine = Quarantine()
     rows = _read_chunk(chunk, quarantine, unit, reference)
     bad = quarantine.frame()
@@ -366,7 +367,9 @@ def _read_chunk(chunk: Chunk, quarantine: Quarantine, unit: str, reference: bool
         _quarantine_invalid(invalid, chunk.source, unit, quarantine)
         lines = lines.filter(pl.col("line").str.contains(r"^\s*\S"))
         return _reference_lines(lines, chunk.source, unit, quarantine)
-    return read_decoded(decode_chunk(chunk), quarantine, unit)
+    decoded = decode_chunk(chunk)
+    chunk.data = b""  # the lines hold the text now: the bytes need not stay in memory
+    return read_decoded(decoded, quarantine, unit)
 
 
 def _quarantine_invalid(

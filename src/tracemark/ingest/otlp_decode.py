@@ -179,7 +179,7 @@ def file_chunks(path: Path, chunk_bytes: int) -> Iterator[Chunk]:
 
     The file is memory-mapped, so each chunk is one copy out of the page cache (reading
     blocks and joining the piece of line left over from the last one copied each byte
-    three times, into freshly allocated memory)."""
+    three times, into freshly allocated memory); pages already copied are released."""
     with path.open("rb") as fh:
         try:
             mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
@@ -204,9 +204,15 @@ def _mapped_chunks(mapped: mmap.mmap, source: str, chunk_bytes: int) -> Iterator
                 cut = mapped.find(b"\n", end)
             end = size if cut < 0 else cut + 1
         data = mapped[start:end]
-        yield Chunk(source, data, line)
+        # the pages read are copied: drop them from this process's mapping (they stay in the
+        # page cache), so that the mapped file does not add to its resident memory
+        page = start - start % mmap.PAGESIZE
+        mapped.madvise(mmap.MADV_DONTNEED, page, end - page)
+        box = [Chunk(source, data, line)]
         line += data.count(b"\n")
         start = end
+        del data
+        yield box.pop()  # no local keeps the chunk while the generator waits
 
 
 def _stream_chunks(fh: BinaryIO, source: str, chunk_bytes: int) -> Iterator[Chunk]:
