@@ -393,6 +393,7 @@ def read_decoded(decoded: DecodedChunk, quarantine: Quarantine, unit: str = "lin
         rest = pl.concat([rest, decoded.lines.filter(moved)]).sort("_line")
         frames = explode_requests(requests)
         base = _base_columns(frames, unit)
+    decoded.lines = decoded.lines.clear()  # the text of the lines is not needed any more
     parts = [_read_frames(frames, base, quarantine, source)]
     if rest.height:
         parts.append(_reference_lines(rest, source, unit, quarantine))
@@ -433,6 +434,36 @@ def _read_frames(
         spans.select("_row", "trace_id", "span_id", "_line", "_seq"), on="_row", how="inner"
     ).with_columns(created_at=pl.col("created_ns").cast(Time))
     return ChunkRows(
-        spans.select(list(SPAN_COLUMNS)).cast(SPAN_COLUMNS),
-        evals.sort("_line", "_seq", "_e").select(list(EVAL_COLUMNS)).cast(EVAL_COLUMNS),
+        compact(spans.select(list(SPAN_COLUMNS)).cast(SPAN_COLUMNS)),
+        compact(evals.sort("_line", "_seq", "_e").select(list(EVAL_COLUMNS)).cast(EVAL_COLUMNS)),
     )
+
+
+#: Columns built afresh for each chunk (their text is already compact).
+_FRESH = ("attributes", "_position", "trace_id", "span_id", "status", "kind")
+
+
+def compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its text copied out of the buffers it shares with the decoded chunk.
+
+    Text taken from the decoded JSON (names, inputs, messages...) is a view into buffers that
+    hold all the chunk's text: kept as it is, every chunk read would keep its whole decoded
+    text alive with the result. Copying (through Arrow's offset-based strings) keeps only
+    the bytes the result uses."""
+    columns = [c for c, dtype in frame.schema.items() if c not in _FRESH and _has_text(dtype)]
+    if not columns or not frame.height:
+        return frame
+    copied = pl.from_arrow(
+        frame.select(columns).to_arrow(compat_level=pl.CompatLevel.oldest()), rechunk=False
+    )
+    return frame.with_columns(copied.get_columns())
+
+
+def _has_text(dtype: pl.DataType) -> bool:
+    if dtype == pl.String:
+        return True
+    if isinstance(dtype, pl.List):
+        return _has_text(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return any(_has_text(f.dtype) for f in dtype.fields)
+    return False
