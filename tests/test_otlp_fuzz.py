@@ -275,12 +275,26 @@ def _requests(seed: int, n_traces: int) -> list[dict[str, Any]]:
             spans.append(s)
             index += 1
         if len(spans) > 8 or t == n_traces - 1:
+            resource = rng.choice(
+                [
+                    {"service.name": "svc"},
+                    {"service.name": "other", "deployment": "prod", "pid": 42},
+                    {"service.name": "svc", "odd": {"k": [1, 2]}, "none": None},
+                ]
+            )
+            scope = rng.choice(
+                [
+                    {"name": "lib"},
+                    {"name": "lib", "version": "1.2", "attributes": key_values({"a": "b"})},
+                    {"name": "", "version": ""},
+                ]
+            )
             requests.append(
                 {
                     "resourceSpans": [
                         {
-                            "resource": {"attributes": key_values({"service.name": "svc"})},
-                            "scopeSpans": [{"scope": {"name": "lib"}, "spans": spans}],
+                            "resource": {"attributes": key_values(resource)},
+                            "scopeSpans": [{"scope": scope, "spans": spans}],
                         }
                     ]
                 }

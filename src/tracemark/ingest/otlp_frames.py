@@ -60,9 +60,9 @@ def _object_member(name: str, members: pl.Expr) -> pl.Expr:
 
 
 def _scope_members(scopes: pl.DataFrame, scope_long: LongAttributes) -> pl.DataFrame:
-    """``_scope``, ``_scope_members``: members of each ``otel.scope`` object (``name``,
-    ``version`` when non-empty, ``attributes``)."""
-    attrs = members_json(scope_long, "_scope")
+    """``_c``, ``_scope_members``: members of each ``otel.scope`` object (``name``,
+    ``version`` when non-empty, ``attributes``) of ``scopes`` (``_c``, ``scope``)."""
+    attrs = members_json(scope_long, "_c")
     parts = []
     for field in ("name", "version"):
         value = pl.col("scope").struct.field(field)
@@ -72,8 +72,78 @@ def _scope_members(scopes: pl.DataFrame, scope_long: LongAttributes) -> pl.DataF
             )
         )
     parts.append(_object_member("attributes", pl.col("members")))
-    return scopes.join(attrs, on="_scope", how="left", maintain_order="left").select(
-        "_scope", _scope_members=pl.concat_str(parts, separator=",", ignore_nulls=True)
+    return scopes.join(attrs, on="_c", how="left", maintain_order="left").select(
+        "_c", _scope_members=pl.concat_str(parts, separator=",", ignore_nulls=True)
+    )
+
+
+def _context_columns(contexts: pl.DataFrame) -> pl.DataFrame:
+    """For ``_c``, ``resource`` (its attribute list), ``scope`` rows: ``_c``, ``_extra`` (the
+    ``otel.resource`` and ``otel.scope`` members of the span attributes, or null) and
+    ``_unreadable`` (a value the reference reader must read)."""
+    resource_long = long_attributes(contexts.select("_c", "resource"), "_c", "resource")
+    scope_long = long_attributes(
+        contexts.select("_c", kv=pl.col("scope").struct.field("attributes")), "_c", "kv"
+    )
+    resource_members = members_json(resource_long, "_c").rename({"members": "_res_members"})
+    scope_members = _scope_members(contexts.select("_c", "scope"), scope_long)
+    bad = pl.concat([unreadable(resource_long, "_c"), unreadable(scope_long, "_c")])
+    return (
+        contexts.select("_c")
+        .join(resource_members, on="_c", how="left", maintain_order="left")
+        .join(scope_members, on="_c", how="left", maintain_order="left")
+        .select(
+            "_c",
+            _extra=pl.concat_str(
+                _object_member("otel.resource", pl.col("_res_members")),
+                _object_member("otel.scope", pl.col("_scope_members")),
+                separator=",",
+                ignore_nulls=True,
+            ).replace("", None),
+            _unreadable=pl.col("_c").is_in(bad.implode()),
+        )
+    )
+
+
+#: ``(extra, unreadable)`` of the resource and scope pairs already read, by their JSON text:
+#: the same few pairs (one service, one instrumentation scope) come with every request.
+_CONTEXTS: dict[str, tuple[str | None, bool]] = {}
+_CONTEXTS_MAX = 4096
+
+
+def _contexts(ss: pl.DataFrame) -> pl.DataFrame:
+    """``_scope``, ``_extra``, ``_unreadable`` of each scope row of ``ss`` (``_scope``,
+    ``resource``, ``scope``), each distinct resource and scope pair read once per process."""
+    if not ss.height:
+        return pl.DataFrame(
+            schema={"_scope": pl.UInt32, "_extra": pl.String, "_unreadable": pl.Boolean}
+        )
+    keys = ss.select(pl.struct("resource", "scope").struct.json_encode().alias("_key")).to_series()
+    distinct = keys.unique(maintain_order=True)
+    missing = [k for k in distinct.to_list() if k not in _CONTEXTS]
+    if missing:
+        first = (
+            ss.with_columns(_key=keys)
+            .filter(pl.col("_key").is_in(missing))
+            .unique("_key", keep="first", maintain_order=True)
+        )
+        found = _context_columns(first.select("resource", "scope").with_row_index("_c"))
+        if len(_CONTEXTS) + len(missing) > _CONTEXTS_MAX:
+            _CONTEXTS.clear()
+        for key, extra, bad in zip(
+            first.get_column("_key").to_list(),
+            found.get_column("_extra").to_list(),
+            found.get_column("_unreadable").to_list(),
+            strict=True,
+        ):
+            _CONTEXTS[key] = (extra, bad)
+    known = {k: _CONTEXTS[k] for k in distinct.to_list()}  # (a cleared cache refilled above)
+    extras = pl.Series([v[0] for v in known.values()], dtype=pl.String)
+    bad = pl.Series([v[1] for v in known.values()], dtype=pl.Boolean)
+    old = pl.Series(list(known), dtype=pl.String)
+    return ss.select("_scope").with_columns(
+        _extra=keys.replace_strict(old, extras, return_dtype=pl.String),
+        _unreadable=keys.replace_strict(old, bad, return_dtype=pl.Boolean),
     )
 
 
@@ -87,39 +157,17 @@ def explode_requests(requests: pl.DataFrame) -> SpanFrames:
         resource=pl.col("rs").struct.field("resource").struct.field("attributes"),
         scope_spans=pl.col("rs").struct.field("scopeSpans"),
     )
-    ss = _with_index(rs.drop("resource").with_row_index("_res"), "scope_spans", "_j")
+    ss = _with_index(rs, "scope_spans", "_j")
     ss = ss.select(
-        "_res",
         "_line",
         "_i",
         "_j",
+        "resource",
         scope=pl.col("scope_spans").struct.field("scope"),
         spans=pl.col("scope_spans").struct.field("spans"),
     ).with_row_index("_scope")
-    rs = rs.with_row_index("_res")
-    resource_long = long_attributes(rs.select("_res", "_line", "resource"), "_res", "resource")
-    resource_members = (
-        rs.select("_res")
-        .join(members_json(resource_long, "_res"), on="_res", how="left", maintain_order="left")
-        .select("_res", _res_json=_object_member("otel.resource", pl.col("members")))
-    )
-    scope_long = long_attributes(
-        ss.select("_scope", "_line", kv=pl.col("scope").struct.field("attributes")), "_scope", "kv"
-    )
-    scopes = (
-        ss.select("_scope", "_res")
-        .join(_scope_members(ss.select("_scope", "scope"), scope_long), on="_scope", how="left")
-        .join(resource_members, on="_res", how="left", maintain_order="left")
-    )
-    scopes = scopes.select(
-        "_scope",
-        _extra=pl.concat_str(
-            pl.col("_res_json"),
-            _object_member("otel.scope", pl.col("_scope_members")),
-            separator=",",
-            ignore_nulls=True,
-        ).replace("", None),
-    )
+    contexts = _contexts(ss)
+    scopes = contexts.select("_scope", "_extra")
     spans = (
         _with_index(ss.select("_scope", "_line", "_i", "_j", "spans"), "spans", "_k")
         .unnest("spans")
@@ -140,12 +188,7 @@ def explode_requests(requests: pl.DataFrame) -> SpanFrames:
     event_attrs = long_attributes(events, "_ev", "attributes")
     suspects = [
         rs.filter(pl.col("scope_spans").is_null()).get_column("_line"),
-        rs.select("_res", "_line")
-        .filter(pl.col("_res").is_in(unreadable(resource_long, "_res").implode()))
-        .get_column("_line"),
-        ss.select("_scope", "_line")
-        .filter(pl.col("_scope").is_in(unreadable(scope_long, "_scope").implode()))
-        .get_column("_line"),
+        ss.filter(contexts.get_column("_unreadable")).get_column("_line"),
     ]
     context = pl.concat([x.cast(pl.UInt32) for x in suspects]).unique()
     return SpanFrames(spans.drop("events"), scopes, attrs, events, event_attrs, context)
