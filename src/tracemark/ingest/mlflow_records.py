@@ -197,7 +197,7 @@ Record = tuple[str, str, Any]  # (source, position, the record as found)
 
 
 def _from_path(path: Path) -> list[Record]:
-    data = path.read_bytes()
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
     source = str(path)
     if path.suffix.lower() in (".jsonl", ".ndjson") or _looks_like_lines(data):
         return [

@@ -25,6 +25,7 @@ from tracemark.ingest.otlp_text import (
     canonical_json_column,
     display_text_column,
     looks_like_json,
+    messages_text,
     nulls,
     put_rows,
 )
@@ -38,7 +39,12 @@ KIND_OI, KIND_GENAI, KIND_TRACELOOP = (
     "gen_ai.operation.name",
     "traceloop.span.kind",
 )
-INPUT_KEYS = ("input.value", "gen_ai.tool.call.arguments", "traceloop.entity.input")
+INPUT_KEYS = (
+    "input.value",
+    "gen_ai.tool.call.arguments",
+    "traceloop.entity.input",
+    "gen_ai.retrieval.query.text",
+)
 INPUT_LATE = ("input",)  # then gen_ai.prompt, which sends the span to the reference
 OUTPUT_KEYS = ("output.value", "gen_ai.tool.call.result", "traceloop.entity.output")
 OUTPUT_LATE = ("output",)
@@ -52,7 +58,7 @@ OUT_TOKENS = (
 )
 TOTAL_TOKENS = ("llm.token_count.total", "gen_ai.usage.total_tokens", "llm.usage.total_tokens")
 COST = ("llm.cost.total", "gen_ai.usage.cost", "gen_ai.cost.total")
-MODEL = ("llm.model_name", "gen_ai.response.model", "gen_ai.request.model")
+MODEL = ("llm.model_name", "embedding.model_name", "gen_ai.response.model", "gen_ai.request.model")
 PROVIDER = ("llm.provider", "gen_ai.provider.name", "gen_ai.system", "llm.system")
 SESSION = ("session.id", "gen_ai.conversation.id", "session_id")
 USER = ("user.id", "enduser.id", "user_id")
@@ -60,7 +66,12 @@ TAGS = ("tag.tags", "tags")
 METADATA = "metadata"
 GENAI_IN, GENAI_OUT = "gen_ai.input.messages", "gen_ai.output.messages"
 #: keys (and key prefixes) only the reference reads: their spans take the reference path
-LEGACY_KEYS = ("gen_ai.prompt", "gen_ai.completion", "gen_ai.system_instructions")
+LEGACY_KEYS = (
+    "gen_ai.prompt",
+    "gen_ai.completion",
+    "gen_ai.system_instructions",
+    "gen_ai.retrieval.documents",
+)
 LEGACY_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.")
 #: span events of the older GenAI convention (one per message)
 LEGACY_EVENTS = (
@@ -300,6 +311,7 @@ def _finish(columns: pl.DataFrame, attrs: pl.DataFrame) -> pl.DataFrame:
         name = f"{side}_messages"
         columns = _fill_messages(columns, name, pl.col(genai), side)
         columns = _fill_messages(columns, name, pl.when(llm_like).then(pl.col(raw)), side)
+        columns = columns.with_columns(pl.coalesce(side, messages_text(pl.col(name), side)))
     return columns.select("_row", *FIELD_COLUMNS, "_fallback").cast(FIELD_COLUMNS)
 
 

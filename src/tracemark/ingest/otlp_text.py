@@ -21,6 +21,7 @@ __all__ = [
     "display_text_column",
     "looks_like_json",
     "map_distinct",
+    "messages_text",
     "nulls",
     "put_rows",
 ]
@@ -232,3 +233,18 @@ def _patch(
         return values
     mapped = map_distinct(values.filter(mask), func, dtype)
     return put_rows(values, mask, mapped)
+
+
+def messages_text(messages: pl.Expr, side: str) -> pl.Expr:
+    """``semconv.messages_text`` as an expression: the last user message with content
+    (input), else the last message with content."""
+    content = pl.element().struct.field("content")
+    has_text = content.is_not_null() & (content != "")
+    last = messages.list.eval(pl.element().filter(has_text).struct.field("content")).list.last()
+    if side != "input":
+        return last
+    is_user = pl.element().struct.field("role") == "user"
+    user = messages.list.eval(
+        pl.element().filter(has_text & is_user).struct.field("content")
+    ).list.last()
+    return pl.coalesce(user, last)

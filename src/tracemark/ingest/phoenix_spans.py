@@ -17,6 +17,7 @@ from tracemark.ingest.messages import (
     display_text,
     messages_from_payload,
 )
+from tracemark.ingest.otlp_text import messages_text
 from tracemark.ingest.phoenix_json import (
     json_object,
     json_value,
@@ -411,7 +412,7 @@ def map_spans(frame: pl.DataFrame, source: str, quarantine: Quarantine) -> pl.Da
         end_time=_time(frame, "end_time"),
         status=top("status_code").str.to_lowercase(),
         status_message=pl.when(top("status_message") != "").then(top("status_message")),
-        model=cols.first("llm.model_name"),
+        model=cols.first("llm.model_name", "embedding.model_name"),
         provider=cols.first("llm.provider", "llm.system"),
         input_tokens=cols.first("llm.token_count.prompt", cast=pl.Int64),
         output_tokens=cols.first("llm.token_count.completion", cast=pl.Int64),
@@ -464,7 +465,12 @@ def _finish_text(out: pl.DataFrame) -> pl.DataFrame:
         ),
     )
     out = _canonical_arguments(out, "input_messages")
-    return _canonical_arguments(out, "output_messages")
+    out = _canonical_arguments(out, "output_messages")
+    # no input / output value: the text of the messages (as semconv.span_fields shows it)
+    return out.with_columns(
+        input=pl.coalesce("input", messages_text(pl.col("input_messages"), "input")),
+        output=pl.coalesce("output", messages_text(pl.col("output_messages"), "output")),
+    )
 
 
 def _coalesce_reference(out: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFrame:

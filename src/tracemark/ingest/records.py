@@ -120,7 +120,7 @@ def _expand(path: Path) -> list[Path]:
 
 
 def _file_records(path: Path, quarantine: Quarantine) -> Iterator[Record]:
-    data = path.read_bytes()
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
     name = str(path)
     if path.suffix.lower() not in (".jsonl", ".ndjson"):
         try:

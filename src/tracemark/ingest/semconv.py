@@ -203,6 +203,9 @@ def _documents(attributes: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         attributes, "reranker.output_documents"
     )
     if not isinstance(nested, list):
+        # OTel GenAI: a JSON array (or a structured array) of {"id", "score", "content"?, ...}
+        nested = parse_json(attributes.get("gen_ai.retrieval.documents"))
+    if not isinstance(nested, list):
         return None
     docs = []
     for entry in nested:
@@ -232,6 +235,19 @@ def _tags(value: Any) -> list[str] | None:
     return None
 
 
+def messages_text(messages: Sequence[Mapping[str, Any]] | None, *, direction: str) -> str | None:
+    """The text shown for a span without an input or output value, from its messages: the
+    last user message with content (input), else the last message with content."""
+    if not messages:
+        return None
+    if direction == "input":
+        users = [m["content"] for m in messages if m.get("role") == "user" and m.get("content")]
+        if users:
+            return users[-1]
+    texts = [m["content"] for m in messages if m.get("content")]
+    return texts[-1] if texts else None
+
+
 def span_fields(
     attributes: Mapping[str, Any], events: Sequence[Mapping[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -246,7 +262,13 @@ def span_fields(
     a = attributes
     kind, kind_raw = kind_of(a)
 
-    raw_input = _first(a, "input.value", "gen_ai.tool.call.arguments", "traceloop.entity.input")
+    raw_input = _first(
+        a,
+        "input.value",
+        "gen_ai.tool.call.arguments",
+        "traceloop.entity.input",
+        "gen_ai.retrieval.query.text",
+    )
     raw_output = _first(a, "output.value", "gen_ai.tool.call.result", "traceloop.entity.output")
     if raw_input is None:
         raw_input = _first(a, "input", "gen_ai.prompt")
@@ -320,10 +342,24 @@ def span_fields(
         total = (in_tokens or 0) + (out_tokens or 0)
 
     metadata = parse_json(a.get("metadata"))
+    shown_in = display_text(raw_input, direction="input") if raw_input is not None else None
+    shown_out = display_text(raw_output, direction="output") if raw_output is not None else None
+    if shown_in is None:
+        shown_in = messages_text(in_msgs, direction="input")
+    if shown_out is None:
+        shown_out = messages_text(out_msgs, direction="output")
     return {
         "kind": kind,
         "kind_raw": kind_raw,
-        "model": _str(_first(a, "llm.model_name", "gen_ai.response.model", "gen_ai.request.model")),
+        "model": _str(
+            _first(
+                a,
+                "llm.model_name",
+                "embedding.model_name",
+                "gen_ai.response.model",
+                "gen_ai.request.model",
+            )
+        ),
         "provider": _str(
             _first(a, "llm.provider", "gen_ai.provider.name", "gen_ai.system", "llm.system")
         ),
@@ -331,8 +367,8 @@ def span_fields(
         "output_tokens": out_tokens,
         "total_tokens": total,
         "cost_usd": _float(_first(a, "llm.cost.total", "gen_ai.usage.cost", "gen_ai.cost.total")),
-        "input": display_text(raw_input, direction="input") if raw_input is not None else None,
-        "output": display_text(raw_output, direction="output") if raw_output is not None else None,
+        "input": shown_in,
+        "output": shown_out,
         "input_messages": in_msgs,
         "output_messages": out_msgs,
         "tool_name": _str(tool_name),
