@@ -41,8 +41,8 @@ __all__ = ["CHUNK_BYTES", "TraceStructureWarning", "load_otlp", "structure_count
 
 #: Bytes of JSON Lines decoded at a time (memory stays near a few chunks, whatever the file).
 #: On the 495 MiB bench file (2 cores): 12 MiB gave 3.25x the raw parse and a peak of 2.4x the
-#: file, 16 MiB 2.98x / 2.6x, 20 MiB 2.7-2.8x / 2.8-2.9x, 32 MiB 2.7x / over 3x.
-CHUNK_BYTES = 20 << 20
+#: file, 16 MiB 2.98x / 2.6x, 18 MiB 2.77x / 2.84x, 20 MiB 2.7-2.8x / 2.8-3.0x, 32 MiB 2.7x / 3.2x.
+CHUNK_BYTES = 18 << 20
 _SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 
