@@ -161,9 +161,17 @@ def fold_pairs(events: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame(schema=PAIRS_SCHEMA)
     t = pl.col("time")
     k = pl.col("k")
-    aggs = [t.filter(k == kind).max().alias(name) for kind, name in _PAIR_KIND.items()]
-    aggs.append(t.filter(k == "label").max().alias("save_t"))
-    return ev.group_by("item", "reviewer").agg(aggs).select(PAIRS_SCHEMA.names())
+    kinds = {**_PAIR_KIND, "label": "save_t"}
+    # one column per kind before grouping: plain max aggregations take Polars' fast path
+    # (a filter inside the aggregation is evaluated group by group)
+    return (
+        ev.select(
+            "item", "reviewer", **{name: pl.when(k == kind).then(t) for kind, name in kinds.items()}
+        )
+        .group_by("item", "reviewer")
+        .agg(pl.col(name).max() for name in kinds.values())
+        .select(PAIRS_SCHEMA.names())
+    )
 
 
 def merge_pairs(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
@@ -296,7 +304,7 @@ def latest_labels(events: pl.DataFrame, *, include_drafts: bool) -> pl.DataFrame
     time = pl.col("time")
     submit_t = pl.col("submit_t")
     ev = events.with_columns(
-        submit_t=time.filter(k == "submit").max().over("item", "reviewer")
+        submit_t=pl.when(k == "submit").then(time).max().over("item", "reviewer")
     ).filter(k == "label")
     submitted = submit_t.is_not_null() & (time <= submit_t)
     ev = ev.with_columns(submitted=submitted) if include_drafts else ev.filter(submitted)
