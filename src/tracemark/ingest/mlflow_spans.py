@@ -22,7 +22,7 @@ from tracemark.ingest.mlflow_records import (
 )
 from tracemark.ingest.records import series
 from tracemark.ingest.semconv import span_fields
-from tracemark.model import DOCUMENT_TYPE, MESSAGE_TYPE
+from tracemark.model import SPAN_SCHEMA
 
 __all__ = ["ENVELOPE", "SPAN_TYPES", "Payloads"]
 
@@ -73,6 +73,10 @@ ENVELOPE = pl.Schema(
     }
 )
 
+#: the canonical span fields a payload row carries, typed as in ``SPAN_SCHEMA``
+_CANONICAL_FIELDS = """model provider input_tokens output_tokens total_tokens cost_usd input output
+input_messages output_messages tool_name tool_arguments tool_result documents""".split()
+
 _PAYLOAD_SCHEMA = pl.Schema(
     {
         "_row": pl.Int64,
@@ -82,20 +86,7 @@ _PAYLOAD_SCHEMA = pl.Schema(
         "request_id": pl.String,
         "kind": pl.String,
         "kind_raw": pl.String,
-        "model": pl.String,
-        "provider": pl.String,
-        "input_tokens": pl.Int64,
-        "output_tokens": pl.Int64,
-        "total_tokens": pl.Int64,
-        "cost_usd": pl.Float64,
-        "input": pl.String,
-        "output": pl.String,
-        "input_messages": pl.List(MESSAGE_TYPE),
-        "output_messages": pl.List(MESSAGE_TYPE),
-        "tool_name": pl.String,
-        "tool_arguments": pl.String,
-        "tool_result": pl.String,
-        "documents": pl.List(DOCUMENT_TYPE),
+        **{name: SPAN_SCHEMA[name] for name in _CANONICAL_FIELDS},
         "span_session_id": pl.String,
         "span_user_id": pl.String,
         "span_tags": pl.List(pl.String),
