@@ -143,6 +143,31 @@ def test_failure_modes_by_model_route_time_and_reviewer() -> None:
     assert hallucinated.get_column("count").sum() == 4
 
 
+def test_by_model_counts_the_llm_models_not_the_embedding_model() -> None:
+    base = make_traces()
+    start = T0 + dt.timedelta(days=0)
+    # every trace also embeds its query: that model is in `models` but not behind any answer
+    embeds = pl.DataFrame(
+        [
+            {"trace_id": tid, "span_id": "emb", "parent_id": "root", "name": "embed",
+             "kind": "embedding", "model": "text-embedding-3-small", "start_time": start,
+             "end_time": start + MIN}
+            for tid in TRACES
+        ]
+    )  # fmt: skip
+    spans = pl.concat([base.spans, conform(embeds, base.spans.schema)], how="vertical")
+    traces = tm.Traces(spans)
+    assert "text-embedding-3-small" in traces.traces.row(0, named=True)["models"]
+    by_model = tm.failure_mode_counts(make_labels(), traces, label="failure_modes", by="model")
+    assert "text-embedding-3-small" not in by_model.get_column("model").to_list()
+    assert observed(by_model, "model") == expected_counts(lambda tid, who: TRACES[tid][0])
+    # a frame of traces (no spans) groups by every model it lists
+    frame_only = tm.failure_mode_counts(
+        make_labels(), traces.traces, label="failure_modes", by="model"
+    )
+    assert "text-embedding-3-small" in frame_only.get_column("model").to_list()
+
+
 def test_failure_mode_errors_say_what_to_do() -> None:
     with pytest.raises(ValueError, match="pass traces="):
         tm.failure_mode_counts(make_labels(), by="model")

@@ -39,6 +39,25 @@ def _by_expr(name: str, traces: pl.DataFrame | None) -> pl.Expr:
     return pl.col(BY_ALIASES.get(name, name)).alias(name)
 
 
+def _with_llm_models(traces: Any, frame: pl.DataFrame) -> pl.DataFrame:
+    """``models`` as the models of each trace's LLM calls when ``traces`` has spans (an
+    embedding or reranker model is not the model a failure mode is about); a trace without
+    an LLM call keeps all of its models."""
+    spans = getattr(traces, "spans", None)
+    if not isinstance(spans, pl.DataFrame) or "models" not in frame.columns:
+        return frame
+    llm = (
+        spans.filter((pl.col("kind") == "llm") & pl.col("model").is_not_null())
+        .group_by("trace_id")
+        .agg(_llm=pl.col("model").unique().sort())
+    )
+    return (
+        frame.join(llm, on="trace_id", how="left", maintain_order="left")
+        .with_columns(models=pl.coalesce("_llm", "models"))
+        .drop("_llm")
+    )
+
+
 def failure_mode_counts(
     labels: Any,
     traces: Any = None,
@@ -56,7 +75,8 @@ def failure_mode_counts(
     multi-label values both work). ``by``: nothing (overall), or one or more of: a column of
     the labels frame (``reviewer``, ``created_at``, ``queue``, ...), a column of the traces
     frame (``name``, ``status``, ``user_id``, ``start_time``, ``eval.<name>.label``, ...;
-    needs ``traces``), ``model`` (each of the trace's models), ``tag``, ``time`` (the trace's
+    needs ``traces``), ``model`` (each model of the trace's LLM calls: embedding and other
+    models are left out when ``traces`` has spans), ``tag``, ``time`` (the trace's
     start time) or ``metadata.<path>`` (a value inside the trace's JSON metadata, such as
     ``metadata.route``). Time columns are bucketed with ``every`` (a Polars duration such as
     ``"1h"``, ``"1d"``, ``"1w"``).
@@ -92,6 +112,8 @@ def failure_mode_counts(
                 f"(traces columns: {', '.join(traces_frame.columns)}; also model, tag, time, "
                 "metadata.<path>)"
             )
+        if "model" in need:
+            traces_frame = _with_llm_models(traces, traces_frame)
         context = traces_frame.select("trace_id", *[_by_expr(b, traces_frame) for b in need])
         long = long.join(context, on="trace_id", how="left")
     for b in by_cols:
