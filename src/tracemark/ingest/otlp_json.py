@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from tracemark.ingest.otlp_keys import key_ids
+from tracemark.ingest.otlp_keys import distinct_keys, key_ids
 from tracemark.ingest.otlp_records import jsonable, plain_value
 from tracemark.ingest.otlp_text import nulls
 from tracemark.ingest.otlp_values import (
@@ -181,28 +181,38 @@ def _double_json(num: pl.Expr, raw: pl.Expr) -> pl.Expr:
 _ESCAPED = r'["\\\x00-\x1f]'
 
 
-def _value_json(rows: pl.DataFrame, nested: pl.DataFrame) -> pl.Series:
-    """JSON text of the values of ``rows`` (rows of ``flat``; ``nested``: the arrays and
-    key-value lists of the same frame, in ``_a`` order). Each kind is converted on its own
-    rows only (a ``when`` chain would convert every row in every way)."""
-    kinds = rows.get_column("kind")
-    texts = nulls("v", rows.height, pl.String)
-    conversions = (
-        (STRING, json_string(pl.col("s"))),
-        (BYTES, json_string(pl.col("y"))),
-        (INT, integer(pl.col("i")).cast(pl.String).fill_null("null")),
-        (BOOL, pl.when(pl.col("b")).then(pl.lit("true")).otherwise(pl.lit("false"))),
-        (DOUBLE, _double_json(double(pl.col("d")), pl.col("d"))),
-        (NONE, pl.lit("null", pl.String)),
-    )
-    for code, expr in conversions:
-        mask = kinds == code
-        if mask.any():
-            texts = texts.scatter(mask.arg_true(), rows.filter(mask).select(expr).to_series())
-    is_nested = kinds >= ARRAY
-    if is_nested.any():
-        texts = texts.scatter(is_nested.arg_true(), _nested_json(nested))
-    return texts
+#: The JSON text of each scalar kind's values (from the unnested fields of ``flat``).
+_SCALAR_JSON = (
+    (STRING, json_string(pl.col("s"))),
+    (BYTES, json_string(pl.col("y"))),
+    (INT, integer(pl.col("i")).cast(pl.String).fill_null("null")),
+    (BOOL, pl.when(pl.col("b")).then(pl.lit("true")).otherwise(pl.lit("false"))),
+    (DOUBLE, _double_json(double(pl.col("d")), pl.col("d"))),
+    (NONE, pl.lit("null", pl.String)),
+)
+
+
+def _fixed_members(rows: pl.DataFrame, key_json: pl.Expr, nested: pl.DataFrame) -> pl.DataFrame:
+    """``_pos``, ``m``: the JSON members of ``rows`` (rows of ``flat`` with their position
+    ``_pos``; ``nested``: the arrays and key-value lists of the same frame, in ``_a`` order).
+    Each kind is converted on its own rows only (a ``when`` chain would convert every row in
+    every way), all in one query."""
+    kinds = set(rows.get_column("kind").unique().to_list())
+    kind = pl.col("kind")
+    lazy = rows.lazy()
+    parts = [
+        lazy.filter(kind == code).select("_pos", m=pl.concat_str(key_json, pl.lit(":"), expr))
+        for code, expr in _SCALAR_JSON
+        if code in kinds
+    ]
+    if any(code >= ARRAY for code in kinds):
+        texts = _nested_json(nested).alias("_v")
+        parts.append(
+            lazy.filter(kind >= ARRAY)
+            .with_columns(texts)
+            .select("_pos", m=pl.concat_str(key_json, pl.lit(":"), pl.col("_v")))
+        )
+    return pl.concat(parts, how="vertical").collect()
 
 
 def members_json(long: LongAttributes, index: str) -> pl.DataFrame:
@@ -212,7 +222,7 @@ def members_json(long: LongAttributes, index: str) -> pl.DataFrame:
     if not flat.height:
         return pl.DataFrame(schema={index: flat.schema[index], "members": pl.String})
     key, s = pl.col("key"), pl.col("s")
-    plain_keys = not flat.get_column("key").unique().str.contains(_ESCAPED).any()
+    plain_keys = not distinct_keys(flat).get_column("key").str.contains(_ESCAPED).any()
     # most members are a string needing no escape under a key needing none: quotes added
     # directly; the others (other kinds, escapes) are written on their own rows and put back
     fix = (pl.col("kind") != STRING) | s.str.contains(_ESCAPED)
@@ -224,12 +234,10 @@ def members_json(long: LongAttributes, index: str) -> pl.DataFrame:
     members = quick.get_column("m")
     fixed = quick.get_column("fix")
     if fixed.any():
-        rows = flat.filter(fixed)
         key_json = pl.concat_str(pl.lit('"'), key, pl.lit('"')) if plain_keys else json_string(key)
-        texts = rows.select(
-            pl.concat_str(key_json, pl.lit(":"), pl.lit(_value_json(rows, long.nested)))
-        ).to_series()
-        members = members.scatter(fixed.arg_true(), texts)
+        rows = flat.with_columns(_pos=pl.int_range(pl.len(), dtype=pl.UInt32)).filter(fixed)
+        found = _fixed_members(rows, key_json, long.nested)
+        members = members.scatter(found.get_column("_pos"), found.get_column("m"))
     frame = pl.DataFrame({index: flat.get_column(index), "m": members})
     if frame.get_column(index).is_sorted():  # always (exploded in order): grouping is cheap
         frame = frame.set_sorted(index)
@@ -241,14 +249,29 @@ def members_json(long: LongAttributes, index: str) -> pl.DataFrame:
 
 
 def _nested_json(nested: pl.DataFrame) -> pl.Series:
-    """JSON text of the arrays and key-value lists (in ``_a`` order): arrays of scalars with
-    expressions, anything deeper through the reference conversion."""
+    """JSON text of the arrays and key-value lists (in ``_a`` order): arrays of strings (tags)
+    encoded at once, other arrays of scalars with expressions, anything deeper through the
+    reference conversion."""
     value = pl.col("value")
-    simple = nested.select((value_kind(value) == ARRAY) & scalar_items(value)).to_series()
-    texts = nested.select(pl.when(simple).then(array_json(value))).to_series()
+    items = value.struct.field("arrayValue").struct.field("values")
+    strings = items.list.eval(pl.element().struct.field("stringValue"))
+    only_strings = (
+        (value_kind(value) == ARRAY)
+        & items.list.eval(pl.element().struct.field("stringValue").is_not_null()).list.all()
+    ).fill_null(False)
+    # a list of strings encodes as json_string encodes each one
+    encoded = pl.struct(strings.alias("v")).struct.json_encode().str.slice(5).str.head(-1)
+    fast = nested.select(only_strings).to_series()
+    texts = nested.select(pl.when(fast).then(encoded)).to_series()
+    if fast.all():
+        return texts
+    rest = ~fast
+    others = nested.filter(rest)
+    simple = others.select((value_kind(value) == ARRAY) & scalar_items(value)).to_series()
+    found = others.select(pl.when(simple).then(array_json(value))).to_series()
     if not simple.all():
         deep = ~simple
-        texts = texts.scatter(
-            deep.arg_true(), _python_json(nested.get_column("value").filter(deep))
+        found = found.scatter(
+            deep.arg_true(), _python_json(others.get_column("value").filter(deep))
         )
-    return texts
+    return texts.scatter(rest.arg_true(), found)
