@@ -269,7 +269,7 @@ def span_columns(long: LongAttributes, events: pl.DataFrame, n_rows: int) -> pl.
             _ga_out=pl.when(kind_in(ga_out_kind, [STRING, BYTES])).then(picked.text(GENAI_OUT)),
             _fallback=fallback,
         )
-        .collect()
+        .collect(engine="in-memory")
     )
     return _finish(columns, attrs)
 

@@ -212,7 +212,7 @@ def _fixed_members(rows: pl.DataFrame, key_json: pl.Expr, nested: pl.DataFrame) 
             .with_columns(texts)
             .select("_pos", m=pl.concat_str(key_json, pl.lit(":"), pl.col("_v")))
         )
-    return pl.concat(parts, how="vertical").collect()
+    return pl.concat(parts, how="vertical").collect(engine="in-memory")
 
 
 def members_json(long: LongAttributes, index: str) -> pl.DataFrame:

@@ -145,16 +145,16 @@ def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
     calls = calls.group_by(index, maintain_order=True).agg(
         tool_calls=pl.struct("id", "name", "arguments").cast(TOOL_CALL_TYPE)
     )
-    messages = (
-        rows.group_by(index)
-        .agg(
-            role=first("field", "role"),
-            content=first("field", "content"),
-            name=first("field", "name"),
-            tool_call_id=first("field", "tool_call_id"),
-        )
-        .join(contents, on=index, how="left")
-        .join(calls, on=index, how="left")
+    # a key names one (message, field): each field's value is the only non-null one
+    fields = ("role", "content", "name", "tool_call_id")
+    is_input = pl.col("dir") == "input"
+    frame = (
+        rows.lazy()
+        .select(*index, **{f: pl.when(pl.col("field") == f).then(text) for f in fields})
+        .group_by(index)
+        .agg(pl.col(f).first(ignore_nulls=True) for f in fields)
+        .join(contents.lazy(), on=index, how="left")
+        .join(calls.lazy(), on=index, how="left")
         .sort(index)
         .select(
             "_row",
@@ -167,18 +167,16 @@ def oi_messages(attrs: pl.DataFrame) -> MessageColumns:
                 tool_calls=pl.col("tool_calls"),
             ).cast(MESSAGE_TYPE),
         )
-        .group_by("_row", "dir", maintain_order=True)
-        .agg(messages=pl.col("message"))
-    )
-    sides = [
-        messages.filter(pl.col("dir") == side).select("_row", pl.col("messages").alias(name))
-        for side, name in (("input", "input_messages"), ("output", "output_messages"))
-    ]
-    frame = (
-        messages.select("_row")
-        .unique(maintain_order=True)
-        .join(sides[0], on="_row", how="left")
-        .join(sides[1], on="_row", how="left")
+        .group_by("_row", maintain_order=True)
+        .agg(
+            input_messages=pl.col("message").filter(is_input),
+            output_messages=pl.col("message").filter(~is_input),
+        )
+        .with_columns(  # a side without messages is null
+            pl.when(pl.col(c).list.len() > 0).then(pl.col(c)).alias(c)
+            for c in ("input_messages", "output_messages")
+        )
         .cast({"_row": pl.UInt32, "input_messages": MESSAGES, "output_messages": MESSAGES})
+        .collect(engine="in-memory")
     )
     return MessageColumns(frame, fallback.cast(pl.UInt32))

@@ -118,7 +118,7 @@ def _canonical_json_each(values: pl.Series) -> pl.Series:
             )
             & ~_trivially_canonical(pl.col("v"))
         )
-        .collect()
+        .collect(engine="in-memory")
         .to_series()
     )
     return _patch(values, needs, lambda v: canonical_json(v), pl.String)
