@@ -42,7 +42,10 @@ __all__ = ["CHUNK_BYTES", "TraceStructureWarning", "load_otlp", "structure_count
 #: Bytes of JSON Lines decoded at a time (memory stays near a few chunks, whatever the file).
 #: On the 495 MiB bench file (2 cores): 12 MiB gave 3.25x the raw parse and a peak of 2.4x the
 #: file, 16 MiB 2.98x / 2.6x, 18 MiB 2.77x / 2.84x, 20 MiB 2.7-2.8x / 2.8-3.0x, 32 MiB 2.7x / 3.2x.
-CHUNK_BYTES = 18 << 20
+#: Once the mapping took less CPU, 18 MiB peaked at 3.05-3.24x the file (2.59-2.74x the raw
+#: parse; cause not established, the peak varies by about 0.1x from run to run), 16 MiB at
+#: 2.67-2.71x (2.83-3.04x), 17 MiB at 2.74-2.83x (2.56-2.78x), two runs each.
+CHUNK_BYTES = 17 << 20
 _SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 
