@@ -301,6 +301,22 @@ _SLOW_KEYS = frozenset(
 _ROLES: dict[str, str | None] = {}
 
 
+def _tool_results(results: Any) -> list[dict[str, Any]]:
+    """Datadog LLM Observability's ``tool_results`` beside a message, as tool messages."""
+    if not isinstance(results, list):
+        return []
+    return [
+        _message(
+            "tool",
+            _text(res.get("result")),
+            name=res.get("name"),
+            tool_call_id=res.get("tool_id", res.get("id")),
+        )
+        for res in results
+        if _is_map(res)
+    ]
+
+
 def _is_plain(obj: Any) -> bool:
     """Whether ``obj`` is a message of the common shape (see ``_fast_message``)."""
     return (
@@ -334,18 +350,7 @@ def _fast_message(obj: dict[str, Any]) -> list[dict[str, Any]] | None:
     tool_calls = (
         [c for c in map(_tool_call, raw_calls) if c] if isinstance(raw_calls, list) else None
     )
-    results = obj.get("tool_results")
-    if isinstance(results, list):
-        for res in results:
-            if _is_map(res):
-                out.append(
-                    _message(
-                        "tool",
-                        _text(res.get("result")),
-                        name=res.get("name"),
-                        tool_call_id=res.get("tool_id", res.get("id")),
-                    )
-                )
+    out.extend(_tool_results(obj.get("tool_results")))
     if tool_calls or not out or content not in (None, ""):
         own = {
             "role": role,
@@ -470,18 +475,7 @@ def normalize_message(obj: Any) -> list[dict[str, Any]]:
         if call:
             tool_calls.append(call)
 
-    # Datadog LLM Observability: tool results beside the message
-    if isinstance(obj.get("tool_results"), list):
-        for res in obj["tool_results"]:
-            if _is_map(res):
-                out.append(
-                    _message(
-                        "tool",
-                        _text(res.get("result")),
-                        name=res.get("name"),
-                        tool_call_id=res.get("tool_id", res.get("id")),
-                    )
-                )
+    out.extend(_tool_results(obj.get("tool_results")))
 
     if tool_calls or not out or text not in (None, ""):
         own = _message(
