@@ -11,7 +11,6 @@ of a small integer.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 
 import polars as pl
@@ -24,30 +23,9 @@ def key_ids(keys: pl.Expr) -> pl.Expr:
     return keys.cast(pl.Categorical).to_physical()
 
 
-#: The distinct keys of the frames alive, by ``id`` (with a weak reference to the frame, to
-#: tell a frame from a later one at the same address): a chunk asks for them several times.
-_DISTINCT: dict[int, tuple[weakref.ref[pl.DataFrame], pl.DataFrame]] = {}
-
-
-def _forget(ident: int) -> Callable[[weakref.ref[pl.DataFrame]], None]:
-    def forget(ref: weakref.ref[pl.DataFrame]) -> None:
-        entry = _DISTINCT.get(ident)
-        if entry is not None and entry[0] is ref:
-            del _DISTINCT[ident]
-
-    return forget
-
-
 def distinct_keys(flat: pl.DataFrame) -> pl.DataFrame:
-    """``_k`` and ``key`` of each distinct key of ``flat`` (a long attribute frame), worked
-    out once per frame."""
-    ident = id(flat)
-    entry = _DISTINCT.get(ident)
-    if entry is not None and entry[0]() is flat:
-        return entry[1]
-    found = flat.select("_k", "key").unique("_k", keep="any")
-    _DISTINCT[ident] = (weakref.ref(flat, _forget(ident)), found)
-    return found
+    """``_k`` and ``key`` of each distinct key of ``flat`` (a long attribute frame)."""
+    return flat.select("_k", "key").unique("_k", keep="any")
 
 
 def keys_where(flat: pl.DataFrame, test: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
