@@ -251,3 +251,22 @@ def test_json_lines_under_a_json_suffix_and_a_byte_order_mark(tmp_path) -> None:
     pretty = tmp_path / "marked.json"
     pretty.write_bytes(b"\xef\xbb\xbf" + json.dumps(requests, indent=2).encode())
     _check(tm.load_otlp(pretty))
+
+
+def test_resource_cache_overflow_keeps_the_pairs_already_read(tmp_path, monkeypatch) -> None:
+    # The reader keeps each resource and scope pair it has read (by its JSON) and empties that
+    # cache when it grows past a bound; a batch mixing a cached pair with new ones that
+    # overflow it must still give every span its resource.
+    from tracemark.ingest import otlp_frames
+
+    monkeypatch.setattr(otlp_frames, "_CONTEXTS", {})
+    monkeypatch.setattr(otlp_frames, "_CONTEXTS_MAX", 2)
+    trace = "5b8efff798038103d269b633813fc60c"
+
+    def req(i: int) -> dict:
+        return request([span(trace, f"{i:016x}")], resource={"service.name": f"svc-{i}"})
+
+    tm.load_otlp(write_jsonl(tmp_path / "first.jsonl", [req(1)]))
+    got = tm.load_otlp(write_jsonl(tmp_path / "second.jsonl", [req(1), req(2), req(3)]))
+    services = [json.loads(a)["otel.resource"]["service.name"] for a in got.spans["attributes"]]
+    assert services == ["svc-1", "svc-2", "svc-3"]

@@ -119,8 +119,10 @@ def _contexts(ss: pl.DataFrame) -> pl.DataFrame:
             schema={"_scope": pl.UInt32, "_extra": pl.String, "_unreadable": pl.Boolean}
         )
     keys = ss.select(pl.struct("resource", "scope").struct.json_encode().alias("_key")).to_series()
-    distinct = keys.unique(maintain_order=True)
-    missing = [k for k in distinct.to_list() if k not in _CONTEXTS]
+    distinct = keys.unique(maintain_order=True).to_list()
+    # what the cache holds now is copied out before anything is added (or the cache cleared)
+    known = {k: _CONTEXTS.get(k) for k in distinct}
+    missing = [k for k, v in known.items() if v is None]
     if missing:
         first = (
             ss.with_columns(_key=keys)
@@ -136,8 +138,7 @@ def _contexts(ss: pl.DataFrame) -> pl.DataFrame:
             found.get_column("_unreadable").to_list(),
             strict=True,
         ):
-            _CONTEXTS[key] = (extra, bad)
-    known = {k: _CONTEXTS[k] for k in distinct.to_list()}  # (a cleared cache refilled above)
+            known[key] = _CONTEXTS[key] = (extra, bad)
     extras = pl.Series([v[0] for v in known.values()], dtype=pl.String)
     bad = pl.Series([v[1] for v in known.values()], dtype=pl.Boolean)
     old = pl.Series(list(known), dtype=pl.String)
