@@ -15,6 +15,7 @@ import orjson
 import polars as pl
 
 from tracemark.ingest.quarantine import IngestError, Quarantine
+from tracemark.ingest.records import BOM
 from tracemark.ingest.registry import FORMATS, Format, Sample, register
 from tracemark.model import Traces, read
 
@@ -46,16 +47,13 @@ class FormatDetectionError(ValueError):
     """``tm.load`` could not tell which format an input is in."""
 
 
-_BOM = b"\xef\xbb\xbf"
-
-
 def _first_line(path: Path) -> tuple[bytes | None, bool]:
     """The first non-empty line of a file and whether another non-empty line follows."""
     first: bytes | None = None
     with path.open("rb") as fh:
         for i, line in enumerate(fh):
             if i == 0:
-                line = line.removeprefix(_BOM)  # a UTF-8 byte order mark (editors on Windows)
+                line = line.removeprefix(BOM)
             if not line.strip():
                 continue
             if first is None:
@@ -83,7 +81,7 @@ def _sample_file(path: Path) -> Sample:
             return Sample(first=first[0] if first else None, suffix=suffix, container="list")
         return Sample(first=first, suffix=suffix, container="object")
     try:
-        whole = orjson.loads(path.read_bytes().removeprefix(_BOM))
+        whole = orjson.loads(path.read_bytes().removeprefix(BOM))
     except orjson.JSONDecodeError as exc:
         if suffix in (".jsonl", ".ndjson"):
             return Sample(first=None, suffix=suffix, container="lines")

@@ -16,6 +16,7 @@ import orjson
 import polars as pl
 
 from tracemark.ingest.quarantine import Quarantine
+from tracemark.ingest.records import BOM
 
 __all__ = [
     "Record",
@@ -197,7 +198,7 @@ Record = tuple[str, str, Any]  # (source, position, the record as found)
 
 
 def _from_path(path: Path) -> list[Record]:
-    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+    data = path.read_bytes().removeprefix(BOM)
     source = str(path)
     if path.suffix.lower() in (".jsonl", ".ndjson") or _looks_like_lines(data):
         return [

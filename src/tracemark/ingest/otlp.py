@@ -31,9 +31,9 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from tracemark.ingest.otlp_chunk import EVAL_COLUMNS, SPAN_COLUMNS, ChunkRows, read_chunk
-from tracemark.ingest.otlp_decode import BOM, Chunk, file_chunks
+from tracemark.ingest.otlp_decode import Chunk, file_chunks
 from tracemark.ingest.quarantine import Quarantine
-from tracemark.ingest.records import gc_paused
+from tracemark.ingest.records import BOM, gc_paused
 from tracemark.ingest.registry import Format, Sample, register
 from tracemark.model import Traces
 

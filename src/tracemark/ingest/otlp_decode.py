@@ -21,8 +21,9 @@ from typing import BinaryIO
 import polars as pl
 import pyarrow as pa
 
+from tracemark.ingest.records import BOM
+
 __all__ = [
-    "BOM",
     "Chunk",
     "DecodedChunk",
     "decode_chunk",
@@ -52,8 +53,6 @@ SNAKE = {
     "arrayValue": "array_value",
     "kvlistValue": "kvlist_value",
 }
-#: A UTF-8 byte order mark, dropped at the start of a file.
-BOM = b"\xef\xbb\xbf"
 INVALID_SCHEMA = {"_line": pl.UInt32, "reason": pl.String, "raw": pl.String}
 #: An empty struct: decoding any object into it keeps only that the object was there.
 OPAQUE = pl.List(pl.Struct({}))

@@ -32,6 +32,7 @@ from tracemark.ingest.quarantine import Quarantine
 from tracemark.model import DOCUMENT_TYPE, MESSAGE_TYPE, TOOL_CALL_TYPE
 
 __all__ = [
+    "BOM",
     "Record",
     "Records",
     "dumps",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 DATA_SUFFIXES = (".json", ".jsonl", ".ndjson")
+#: A UTF-8 byte order mark (some editors start a file with one), dropped at the start of a file.
+BOM = b"\xef\xbb\xbf"
 #: The sources :func:`read_inputs` gives to Python objects (all other records were decoded
 #: from JSON text).
 OBJECT_SOURCES = ("<object>", "<objects>")
@@ -120,7 +123,7 @@ def _expand(path: Path) -> list[Path]:
 
 
 def _file_records(path: Path, quarantine: Quarantine) -> Iterator[Record]:
-    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+    data = path.read_bytes().removeprefix(BOM)
     name = str(path)
     if path.suffix.lower() not in (".jsonl", ".ndjson"):
         try:
