@@ -24,6 +24,7 @@ __all__ = [
     "canonical_json",
     "display_text",
     "is_message_like",
+    "last_message_text",
     "messages_from_payload",
     "normalize_message",
     "normalize_messages",
@@ -657,17 +658,25 @@ def display_text_with(
     return _display_rest(value, value, messages, direction)
 
 
+def last_message_text(msgs: list[dict[str, Any]] | None, direction: str) -> str | None:
+    """The text a person reads of normalized messages: the last user message with content
+    (input), else the last message with content; None when no message has any."""
+    if not msgs:
+        return None
+    if direction == "input":
+        users = [m["content"] for m in msgs if m["role"] == "user" and m["content"]]
+        if users:
+            return users[-1]
+    texts = [m["content"] for m in msgs if m["content"]]
+    return texts[-1] if texts else None
+
+
 def _display_rest(
     value: Any, decoded: Any, msgs: list[dict[str, Any]] | None, direction: str
 ) -> str | None:
-    if msgs:
-        if direction == "input":
-            users = [m for m in msgs if m["role"] == "user" and m["content"]]
-            if users:
-                return users[-1]["content"]
-        texts = [m["content"] for m in msgs if m["content"]]
-        if texts:
-            return texts[-1]
+    text = last_message_text(msgs, direction)
+    if text is not None:
+        return text
     if type(decoded) is dict and not _REFERENCE:
         for key in _TEXT_KEYS:
             text = decoded.get(key)

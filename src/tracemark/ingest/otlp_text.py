@@ -236,8 +236,8 @@ def _patch(
 
 
 def messages_text(messages: pl.Expr, side: str) -> pl.Expr:
-    """``semconv.messages_text`` as an expression: the last user message with content
-    (input), else the last message with content."""
+    """:func:`~tracemark.ingest.messages.last_message_text` as an expression: the last
+    user message with content (input), else the last message with content."""
     content = pl.element().struct.field("content")
     has_text = content.is_not_null() & (content != "")
     last = messages.list.eval(pl.element().filter(has_text).struct.field("content")).list.last()

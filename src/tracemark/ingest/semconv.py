@@ -34,6 +34,7 @@ from typing import Any
 from tracemark.ingest.messages import (
     canonical_json,
     display_text,
+    last_message_text,
     messages_from_payload,
     normalize_message,
     parse_json,
@@ -235,19 +236,6 @@ def _tags(value: Any) -> list[str] | None:
     return None
 
 
-def messages_text(messages: Sequence[Mapping[str, Any]] | None, *, direction: str) -> str | None:
-    """The text shown for a span without an input or output value, from its messages: the
-    last user message with content (input), else the last message with content."""
-    if not messages:
-        return None
-    if direction == "input":
-        users = [m["content"] for m in messages if m.get("role") == "user" and m.get("content")]
-        if users:
-            return users[-1]
-    texts = [m["content"] for m in messages if m.get("content")]
-    return texts[-1] if texts else None
-
-
 def span_fields(
     attributes: Mapping[str, Any], events: Sequence[Mapping[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -345,9 +333,9 @@ def span_fields(
     shown_in = display_text(raw_input, direction="input") if raw_input is not None else None
     shown_out = display_text(raw_output, direction="output") if raw_output is not None else None
     if shown_in is None:
-        shown_in = messages_text(in_msgs, direction="input")
+        shown_in = last_message_text(in_msgs, "input")
     if shown_out is None:
-        shown_out = messages_text(out_msgs, direction="output")
+        shown_out = last_message_text(out_msgs, "output")
     return {
         "kind": kind,
         "kind_raw": kind_raw,
