@@ -27,7 +27,13 @@ from typing import Any
 import orjson
 import polars as pl
 
-from tracemark.ingest.messages import _is_map, display_text, display_text_with, fast_paths
+from tracemark.ingest.messages import (
+    _is_map,
+    display_text,
+    display_text_with,
+    fast_paths,
+    last_message_text,
+)
 from tracemark.ingest.quarantine import Quarantine
 from tracemark.model import DOCUMENT_TYPE, MESSAGE_TYPE, TOOL_CALL_TYPE
 
@@ -482,20 +488,11 @@ def messages_text(messages: list[dict[str, Any]] | None, direction: str) -> str 
     message with text (output); a reply of only tool calls reads as ``name(arguments)``."""
     if not messages:
         return None
-    if direction == "input":
-        users = [m["content"] for m in messages if m["role"] == "user" and m["content"]]
-        if users:
-            return users[-1]
-    texts = [m["content"] for m in messages if m["content"]]
-    if direction == "output" or not texts:
-        calls = [
-            f"{c['name']}({c['arguments'] or ''})"
-            for m in messages[-1:]
-            for c in (m["tool_calls"] or [])
-        ]
-        if calls and not messages[-1]["content"]:
-            return "\n".join(calls)
-    return texts[-1] if texts else None
+    text = last_message_text(messages, direction)
+    last = messages[-1]
+    if (direction == "output" or text is None) and not last["content"] and last["tool_calls"]:
+        return "\n".join(f"{c['name']}({c['arguments'] or ''})" for c in last["tool_calls"])
+    return text
 
 
 def payload_text(
