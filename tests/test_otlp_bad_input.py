@@ -11,7 +11,7 @@ import pytest
 
 import tracemark as tm
 from test_otlp_support import assert_same_traces, load_both, request, span, write_jsonl
-from tracemark.ingest import IngestError
+from tracemark.ingest import IngestError, otlp_decode
 from tracemark.ingest.otlp import TraceStructureWarning
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -89,6 +89,29 @@ def test_broken_lines_are_quarantined_with_their_line_numbers(tmp_path) -> None:
     assert no_id["position"] == "line 9, resourceSpans[0].scopeSpans[0].spans[0]"
     assert json.loads(no_id["raw"]) == {"spanId": "00f067aa0ba902b7"}
     assert "resourceSpans" in next(r for r in q if "not valid JSON" in r["reason"])["raw"]
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 200])
+def test_a_chunk_decoded_in_batches_reads_and_quarantines_the_same(
+    tmp_path, monkeypatch, batch_bytes
+) -> None:
+    """The lines of a chunk are decoded a few at a time (``DECODE_BATCH_BYTES``): a broken
+    line costs only its batch, and the frames and quarantine (numbers, reasons) are those of
+    one batch per chunk and of the reference reader."""
+    path = _write(tmp_path)
+    monkeypatch.setattr(otlp_decode, "DECODE_BATCH_BYTES", 1 << 40)
+    whole = tm.load_otlp(path)
+    monkeypatch.setattr(otlp_decode, "DECODE_BATCH_BYTES", batch_bytes)
+    lines, _ = otlp_decode.split_lines(otlp_decode.Chunk(str(path), path.read_bytes(), 1))
+    lines = lines.get_column("line").filter(lines.get_column("line") != "")
+    decoded, failed = otlp_decode.decode_batched(lines, otlp_decode.CAMEL_DTYPE)
+    assert decoded.n_chunks() > 1 and decoded.len() == lines.len()
+    assert failed.to_list()[1] and not failed.to_list()[0]  # line 2 is broken JSON
+    fast, ref = load_both(path)  # the file is one chunk
+    assert_same_traces(fast, ref)
+    assert_same_traces(fast, whole)
+    assert fast.quarantine.equals(whole.quarantine)
+    assert fast.spans.height == 10
 
 
 def test_strict_raises_naming_the_file_line_and_reason(tmp_path) -> None:

@@ -22,6 +22,7 @@ from test_otlp_support import (
 )
 from test_semconv_pairs import CHAT_FILES, EXPECTED_INPUT, EXPECTED_OUTPUT
 from tracemark.demo import generate, write_otlp
+from tracemark.ingest import otlp_decode
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 
@@ -31,15 +32,22 @@ def demo_traces() -> tm.Traces:
     return generate(80, seed=7)
 
 
+@pytest.mark.parametrize("batch_bytes", [None, 16 << 10], ids=["whole", "batched"])
 @pytest.mark.parametrize("convention", ["openinference", "genai"])
-def test_demo_traces_agree_with_the_reference(tmp_path, demo_traces, convention) -> None:
+def test_demo_traces_agree_with_the_reference(
+    tmp_path, monkeypatch, demo_traces, convention, batch_bytes
+) -> None:
     path = write_otlp(
         demo_traces, tmp_path / "demo.jsonl", convention=convention, spans_per_request=37
     )
+    chunk_bytes = 64 << 10
+    if batch_bytes:  # chunks of a few lines, each decoded on its own: frames in pieces
+        monkeypatch.setattr(otlp_decode, "DECODE_BATCH_BYTES", batch_bytes)
+        chunk_bytes = 256 << 10
     # small chunks on two threads: many chunks, lines split across them in order
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", tm.ingest.otlp.TraceStructureWarning)
-        fast, ref = load_both(path, chunk_bytes=64 << 10, workers=2)
+        fast, ref = load_both(path, chunk_bytes=chunk_bytes, workers=2)
     assert fast.spans.height == demo_traces.spans.height
     assert fast.evaluations.height > 0
     assert_same_traces(fast, ref)

@@ -39,13 +39,18 @@ from tracemark.model import Traces
 
 __all__ = ["CHUNK_BYTES", "TraceStructureWarning", "load_otlp", "structure_counts"]
 
-#: Bytes of JSON Lines decoded at a time (memory stays near a few chunks, whatever the file).
-#: On the 495 MiB bench file (2 cores): 12 MiB gave 3.25x the raw parse and a peak of 2.4x the
-#: file, 16 MiB 2.98x / 2.6x, 18 MiB 2.77x / 2.84x, 20 MiB 2.7-2.8x / 2.8-3.0x, 32 MiB 2.7x / 3.2x.
-#: Once the mapping took less CPU, 18 MiB peaked at 3.05-3.24x the file (2.59-2.74x the raw
-#: parse; cause not established, the peak varies by about 0.1x from run to run), 16 MiB at
-#: 2.67-2.71x (2.83-3.04x), 17 MiB at 2.74-2.83x (2.56-2.78x), two runs each.
-CHUNK_BYTES = 17 << 20
+#: Bytes of JSON Lines read at a time (memory stays near a few chunks, whatever the file).
+#: On the 495 MiB bench file (2 cores), with each chunk decoded whole: 12 MiB gave 3.25x the
+#: raw parse and a peak of 2.4x the file, 16 MiB 2.98x / 2.6x, 18 MiB 2.77x / 2.84x (later
+#: 2.59-2.74x / 3.05-3.24x), 20 MiB 2.7-2.8x / 2.8-3.0x, 32 MiB 2.7x / 3.2x; 17 MiB was
+#: kept. Decoding a chunk in batches (``DECODE_BATCH_BYTES`` in
+#: :mod:`tracemark.ingest.otlp_decode`) lowered the peak and the time, so chunks could grow:
+#: three interleaved rounds each on a busy machine, 17 MiB chunks decoded whole took
+#: 12.8-15.5 s (median 13.7 s) and peaked at 2.46-2.97x the file; 32 MiB chunks in 2 MiB
+#: batches 10.9-13.5 s (median 11.5 s, -16%) and 2.37-2.44x; 4 MiB batches 10.5-13.7 s
+#: (median 12.0 s) and 2.46-2.63x; 40 MiB chunks in 2 MiB batches 11.9-14.8 s / 2.4x;
+#: 64 MiB chunks (4 MiB batches) peaked at 3.1x.
+CHUNK_BYTES = 32 << 20
 _SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 
