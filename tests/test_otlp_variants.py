@@ -10,9 +10,20 @@ import json
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 
 import tracemark as tm
-from test_otlp_support import T0, event, load_both, request, snake_case, span, write_jsonl
+from test_otlp_support import (
+    T0,
+    assert_same_traces,
+    event,
+    load_both,
+    request,
+    snake_case,
+    span,
+    write_jsonl,
+)
+from tracemark.ingest import otlp_decode
 
 TRACE = "5B8EFFF798038103D269B633813FC60C"
 ROOT, CHILD = "EEE19B7EC3C1B174", "EEE19B7EC3C1B173"
@@ -127,12 +138,17 @@ def test_json_lines_camel_case(tmp_path) -> None:
     _check(tm.load(path))
 
 
-def test_json_lines_snake_case(tmp_path) -> None:
+@pytest.mark.parametrize("batch_bytes", [None, 1], ids=["whole", "line-by-line"])
+def test_json_lines_snake_case(tmp_path, monkeypatch, batch_bytes) -> None:
     requests = [snake_case(r) for r in _requests()]
     assert "resource_spans" in requests[0] and "trace_id" in json.dumps(requests)
     path = write_jsonl(tmp_path / "snake.jsonl", requests)
+    if batch_bytes:  # each line decoded alone: the renamed snake_case column is in pieces
+        monkeypatch.setattr(otlp_decode, "DECODE_BATCH_BYTES", batch_bytes)
+    fast, ref = load_both(path)
+    assert_same_traces(fast, ref)
+    _check(fast)
     _check(tm.load(path))
-    _check(tm.load_otlp(path, reference=True))
 
 
 def test_base64_ids_and_numeric_nanos_and_ints(tmp_path) -> None:
