@@ -145,9 +145,8 @@ def main() -> None:
     args = parser.parse_args()
     repeat = args.repeat or (3 if args.quick else 7)
     if args.child:
-        run = _phases if args.child == "phases" else _retention
-        figures = run(Path(args.file), repeat) if args.child == "phases" else run(Path(args.file))
-        print(json.dumps(figures))
+        path = Path(args.file)
+        print(json.dumps(_phases(path, repeat) if args.child == "phases" else _retention(path)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.file) if args.file else Path(tmp) / "otlp.jsonl"

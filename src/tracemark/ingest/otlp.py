@@ -31,7 +31,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from tracemark.ingest.otlp_chunk import EVAL_COLUMNS, SPAN_COLUMNS, ChunkRows, read_chunk
-from tracemark.ingest.otlp_decode import Chunk, file_chunks
+from tracemark.ingest.otlp_decode import Chunk, file_chunks, size_batches
 from tracemark.ingest.quarantine import Quarantine
 from tracemark.ingest.records import BOM, gc_paused
 from tracemark.ingest.registry import Format, Sample, register
@@ -75,14 +75,8 @@ def _is_json_text(value: Any) -> bool:
 
 def _lines_chunks(source: str, lines: list[bytes], chunk_bytes: int) -> Iterator[Chunk]:
     """Serialized records (one per line) in chunks of about ``chunk_bytes``."""
-    start, size = 0, 0
-    for i, line in enumerate(lines):
-        size += len(line) + 1
-        if size >= chunk_bytes:
-            yield Chunk(source, b"\n".join(lines[start : i + 1]) + b"\n", start + 1)
-            start, size = i + 1, 0
-    if start < len(lines):
-        yield Chunk(source, b"\n".join(lines[start:]) + b"\n", start + 1)
+    for start, end in size_batches([len(line) + 1 for line in lines], chunk_bytes):
+        yield Chunk(source, b"\n".join(lines[start:end]) + b"\n", start + 1)
 
 
 def _dumps(value: Any) -> bytes:

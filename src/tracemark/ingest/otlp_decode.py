@@ -32,6 +32,7 @@ __all__ = [
     "decode_lines",
     "file_chunks",
     "request_dtype",
+    "size_batches",
     "split_lines",
 ]
 
@@ -259,23 +260,31 @@ def decode_isolating(lines: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.
 DECODE_BATCH_BYTES = 2 << 20
 
 
+def size_batches(sizes: list[int], limit: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of consecutive runs of items whose ``sizes`` add up to ``limit`` or
+    just past it (the last run may be smaller)."""
+    start, size = 0, 0
+    for i, n in enumerate(sizes):
+        size += n
+        if size >= limit:
+            yield start, i + 1
+            start, size = i + 1, 0
+    if start < len(sizes):
+        yield start, len(sizes)
+
+
 def decode_batched(lines: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
     """:func:`decode_isolating` on batches of about :data:`DECODE_BATCH_BYTES` of
     ``lines``, the results joined (in pieces: not copied into one)."""
     sizes = lines.str.len_bytes().fill_null(0).to_list()
-    if sum(sizes) <= DECODE_BATCH_BYTES:
+    batches = list(size_batches(sizes, DECODE_BATCH_BYTES))
+    if len(batches) <= 1:
         return decode_isolating(lines, dtype)
-    decoded: list[pl.Series] = []
-    failed: list[pl.Series] = []
-    start, size = 0, 0
-    for i, n in enumerate(sizes):
-        size += n
-        if size >= DECODE_BATCH_BYTES or i == len(sizes) - 1:
-            part, bad = decode_isolating(lines.slice(start, i + 1 - start), dtype)
-            decoded.append(part)
-            failed.append(bad)
-            start, size = i + 1, 0
-    return pl.concat(decoded, rechunk=False), pl.concat(failed, rechunk=False)
+    parts = [decode_isolating(lines.slice(start, end - start), dtype) for start, end in batches]
+    return (
+        pl.concat([decoded for decoded, _ in parts], rechunk=False),
+        pl.concat([failed for _, failed in parts], rechunk=False),
+    )
 
 
 def split_lines(chunk: Chunk) -> tuple[pl.DataFrame, pl.DataFrame]:
